@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0
+# modsym: the user's entry point (`make help`). Kbuild builds the module itself (see Kbuild).
+
+ARCH ?= x86_64
+PROFILE ?= default
+LLVM ?= -19
+export MODSYM_CACHE
+
+# Without KDIR, build against modsym's cached test kernel for ARCH (built on first use).
+ifeq ($(origin KDIR),undefined)
+KDIR = $(shell scripts/kernel --dir $(ARCH) $(PROFILE))
+ENSURE_KERNEL = scripts/kernel $(ARCH) $(PROFILE) >/dev/null
+else
+ENSURE_KERNEL = true
+endif
+# Out-of-tree output directory, one per target kernel, so both arches can be built side by side.
+MO ?= $(CURDIR)/build/$(ARCH)-$(PROFILE)
+KBUILD = $(MAKE) -C $(KDIR) ARCH=$(ARCH) LLVM=$(LLVM)
+
+.PHONY: all modules testmods run check bench clean help
+
+all: modules
+
+modules:
+	@$(ENSURE_KERNEL)
+	@mkdir -p $(MO)
+	$(KBUILD) M=$(CURDIR) MO=$(MO) modules
+	@echo "built $(MO)/modsym.ko"
+
+testmods:
+	@$(ENSURE_KERNEL)
+	@mkdir -p $(MO)/testmods
+	$(KBUILD) M=$(CURDIR)/scripts/selftests/modules MO=$(MO)/testmods modules
+
+run: modules testmods
+	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \
+		--add $(MO)/modsym.ko --add $(MO)/testmods --add scripts/selftests \
+		-- sh selftests/demo.sh
+
+check:
+	scripts/check
+
+bench:
+	scripts/bench $(ARCH)
+
+clean:
+	rm -rf build target
+
+help:
+	@echo 'modsym make targets:'
+	@echo '  make [KDIR=<kernel build dir>] [ARCH=x86_64|arm64] [LLVM=1]'
+	@echo '                  build modsym.ko (default KDIR: modsym'"'"'s cached test kernel for ARCH)'
+	@echo '  make run [ARCH=arm64]'
+	@echo '                  boot a QEMU guest with modsym loaded and show it at work'
+	@echo '  make check      run every test on x86_64 and arm64 (host tests, guest selftests)'
+	@echo '  make bench [ARCH=arm64]'
+	@echo '                  boot a guest and print the performance report'
+	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
+	@echo 'First use installs the toolchain and builds the test kernels (about 15 minutes).'
