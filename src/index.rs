@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sorted address and name indices over a module symbol table.
+//!
+//! The symbol table itself is never written: an index is an array of 4-byte
+//! symtab indices ([`BYTES_PER_ENTRY`]) sorted by the symbol's value (or name),
+//! and every comparison reads the value (or name) back through the
+//! [`SymbolTable`]. This is the layout the upstream vmlinux kallsyms name index
+//! uses, and it keeps the table's order (which livepatch relies on) untouched.
+//!
+//! [`lookup`] returns exactly what the kernel's `find_kallsyms_symbol()`
+//! (kernel/module/kallsyms.c, Linux 7.3) returns for an address inside a
+//! module memory region, in `O(log n)` instead of `O(n)`:
+//!
+//! - candidates are the entries `i >= 1` whose `st_shndx` is not `SHN_UNDEF`,
+//!   whose name is non-empty and is not a mapping symbol ([`is_mapping_symbol`]);
+//! - the best candidate has the greatest value `v` with `base <= v <= addr`, the
+//!   lowest index winning among equal values;
+//! - the symbol size runs to the next greater candidate value, or to the end of
+//!   the region.
+//!
+//! All functions are `no_std`, allocation free, never panic on any input and
+//! contain no `unsafe` code; storage is provided by the caller, sized with the
+//! counting functions ([`count_region`], [`count_names`]).
+
+/// Number of bytes one index entry takes (a `u32` symtab index).
+pub const BYTES_PER_ENTRY: usize = core::mem::size_of::<u32>();
+
+/// Bytes used by an index (address or name) of `entries` entries.
+///
+/// Saturates instead of overflowing.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::index_bytes;
+/// assert_eq!(index_bytes(1000), 4000);
+/// ```
+pub const fn index_bytes(entries: usize) -> usize {
+    entries.saturating_mul(BYTES_PER_ENTRY)
+}
+
+/// Read-only view of a symbol table (ELF `Elf64_Sym` array + string table).
+///
+/// Index 0 is the ELF null entry and is never a candidate. Implementations
+/// must return stable answers for the whole lifetime of an index built over
+/// them (the table must not change while an index refers to it).
+pub trait SymbolTable {
+    /// Number of entries, `num_symtab`, including the null entry 0.
+    fn len(&self) -> usize;
+
+    /// Whether the table has no entries at all.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `st_value` of entry `i` (the symbol's address once the module is laid out).
+    fn value(&self, i: usize) -> u64;
+
+    /// `st_shndx` of entry `i` (0 is `SHN_UNDEF`).
+    fn shndx(&self, i: usize) -> u16;
+
+    /// Name of entry `i`: the bytes of the string table before the NUL.
+    fn name(&self, i: usize) -> &[u8];
+}
+
+/// ELF `SHN_UNDEF`.
+pub const SHN_UNDEF: u16 = 0;
+
+/// The kernel's `is_mapping_symbol()`: `$...`, `.L...` and `L0...` names.
+///
+/// These are assembler/linker artefacts (arm64 `$x`/`$d`, local labels) that
+/// the kernel skips when resolving addresses.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::is_mapping_symbol;
+/// assert!(is_mapping_symbol(b"$x"));
+/// assert!(is_mapping_symbol(b".Ltmp0"));
+/// assert!(is_mapping_symbol(b"L0"));
+/// assert!(!is_mapping_symbol(b"L1"));
+/// assert!(!is_mapping_symbol(b"init_module"));
+/// ```
+pub fn is_mapping_symbol(name: &[u8]) -> bool {
+    matches!(name, [b'.', b'L', ..] | [b'L', b'0', ..] | [b'$', ..])
+}
+
+/// Whether entry `i` can be the answer of an address lookup: `i >= 1`, not
+/// `SHN_UNDEF`, a non-empty name that is not a mapping symbol.
+pub fn is_address_candidate<T: SymbolTable + ?Sized>(t: &T, i: usize) -> bool {
+    if i == 0 || i >= t.len() || t.shndx(i) == SHN_UNDEF {
+        return false;
+    }
+    let name = t.name(i);
+    !name.is_empty() && !is_mapping_symbol(name)
+}
+
+/// Whether entry `i` belongs in the name index: `i >= 1`, not `SHN_UNDEF`,
+/// non-empty name (mapping symbols included).
+pub fn is_name_candidate<T: SymbolTable + ?Sized>(t: &T, i: usize) -> bool {
+    i != 0 && i < t.len() && t.shndx(i) != SHN_UNDEF && !t.name(i).is_empty()
+}
+
+/// One module memory region (`struct module_memory`): `base .. base + size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Start address of the region.
+    pub base: u64,
+    /// Size in bytes (`unsigned int` in the kernel).
+    pub size: u32,
+}
+
+impl Region {
+    /// Creates a region.
+    pub const fn new(base: u64, size: u32) -> Self {
+        Self { base, size }
+    }
+
+    /// Whether `base <= addr < base + size` (the kernel's
+    /// `within_module_mem_type()`: `addr - base < size`, without overflow).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use modsym_core::index::Region;
+    /// let r = Region::new(0x1000, 0x100);
+    /// assert!(r.contains(0x1000) && r.contains(0x10ff));
+    /// assert!(!r.contains(0xfff) && !r.contains(0x1100));
+    /// ```
+    pub const fn contains(&self, addr: u64) -> bool {
+        addr.wrapping_sub(self.base) < self.size as u64
+    }
+
+    /// `base + size`, wrapping like the kernel's `unsigned long` arithmetic
+    /// (only a region ending exactly at the top of the address space wraps).
+    pub const fn end(&self) -> u64 {
+        self.base.wrapping_add(self.size as u64)
+    }
+}
+
+/// Errors of the index builders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The output slice is shorter than the number of entries to store.
+    OutTooSmall,
+    /// A symtab index does not fit in a `u32` entry.
+    IndexTooLarge,
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutTooSmall => f.write_str("index storage too small"),
+            Self::IndexTooLarge => f.write_str("symbol index does not fit in u32"),
+        }
+    }
+}
+
+/// Address candidates of `t` whose value lies in `region`: the storage
+/// [`build_region`] needs (an upper bound of what it uses).
+pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
+    (1..t.len())
+        .filter(|&i| is_address_candidate(t, i) && region.contains(t.value(i)))
+        .count()
+}
+
+/// Stores `i` at `out[*used]`, failing if `out` is full or `i` needs more than 32 bits.
+fn push(out: &mut [u32], used: &mut usize, i: usize) -> Result<(), BuildError> {
+    let entry = u32::try_from(i).map_err(|_| BuildError::IndexTooLarge)?;
+    let slot = out.get_mut(*used).ok_or(BuildError::OutTooSmall)?;
+    *slot = entry;
+    *used += 1;
+    Ok(())
+}
+
+/// Builds the sorted address index of `region` into `out`.
+///
+/// `out` needs at least [`count_region`] entries. The candidates whose value
+/// lies in `region` are sorted by `(value, index)` (unique keys, so the
+/// unstable sort is deterministic), then runs of equal values are collapsed to
+/// their lowest index: later entries at the same address can never be the
+/// answer and never bound a size. Returns the number of entries used, a prefix
+/// of `out`.
+///
+/// # Errors
+///
+/// [`BuildError::OutTooSmall`] if `out` is too short,
+/// [`BuildError::IndexTooLarge`] if a candidate's index does not fit in `u32`.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::{build_region, count_region, lookup, Region, SymbolTable};
+///
+/// struct Table<'a>(&'a [(u64, u16, &'a str)]);
+/// impl SymbolTable for Table<'_> {
+///     fn len(&self) -> usize { self.0.len() }
+///     fn value(&self, i: usize) -> u64 { self.0[i].0 }
+///     fn shndx(&self, i: usize) -> u16 { self.0[i].1 }
+///     fn name(&self, i: usize) -> &[u8] { self.0[i].2.as_bytes() }
+/// }
+///
+/// let t = Table(&[(0, 0, ""), (0x1040, 1, "bar"), (0x1000, 1, "foo"), (0x1000, 1, "foo_alias")]);
+/// let text = Region::new(0x1000, 0x100);
+/// let mut storage = [0u32; 8];
+/// assert_eq!(count_region(&t, text), 3);
+/// let n = build_region(&t, text, &mut storage).unwrap();
+/// assert_eq!(&storage[..n], &[2, 1]); // foo_alias collapsed into foo
+///
+/// let hit = lookup(&t, text, &storage[..n], 0x1010).unwrap();
+/// assert_eq!((hit.index, hit.offset, hit.size), (2, 0x10, 0x40));
+/// let hit = lookup(&t, text, &storage[..n], 0x10ff).unwrap();
+/// assert_eq!((hit.index, hit.offset, hit.size), (1, 0xbf, 0xc0));
+/// ```
+pub fn build_region<T: SymbolTable + ?Sized>(
+    t: &T,
+    region: Region,
+    out: &mut [u32],
+) -> Result<usize, BuildError> {
+    let mut used = 0;
+    for i in 1..t.len() {
+        if is_address_candidate(t, i) && region.contains(t.value(i)) {
+            push(out, &mut used, i)?;
+        }
+    }
+    let entries = out.get_mut(..used).ok_or(BuildError::OutTooSmall)?;
+    entries.sort_unstable_by(|&a, &b| {
+        t.value(a as usize)
+            .cmp(&t.value(b as usize))
+            .then(a.cmp(&b))
+    });
+    // Collapse equal values, keeping the first (lowest index) of each run.
+    let mut kept = 0;
+    let mut last: Option<u64> = None;
+    for r in 0..used {
+        let Some(&e) = entries.get(r) else { break };
+        let v = t.value(e as usize);
+        if last != Some(v) {
+            if let Some(slot) = entries.get_mut(kept) {
+                *slot = e;
+            }
+            kept += 1;
+            last = Some(v);
+        }
+    }
+    Ok(kept)
+}
+
+/// Result of an address lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Symtab index of the symbol.
+    pub index: u32,
+    /// The symbol's value (its address).
+    pub value: u64,
+    /// `addr - value`.
+    pub offset: u64,
+    /// Distance from `value` to the next candidate value or the region end.
+    pub size: u64,
+}
+
+/// Resolves `addr` in `region` in `O(log n)`, with the kernel's exact rules.
+///
+/// `entries` is what [`build_region`] produced for `t` and `region`.
+/// Returns `None` if `addr` is outside `region` or no candidate lies at or
+/// before `addr` in it (the kernel then prints the raw address).
+///
+/// Like the kernel (`bestval = base - 1`), a region based at address 0 never
+/// resolves, and a region whose end wraps past the top of the address space
+/// reports `size` with the kernel's wrapping arithmetic.
+pub fn lookup<T: SymbolTable + ?Sized>(
+    t: &T,
+    region: Region,
+    entries: &[u32],
+    addr: u64,
+) -> Option<Hit> {
+    if !region.contains(addr) || region.base == 0 {
+        return None;
+    }
+    // Number of entries whose value is <= addr.
+    let p = entries.partition_point(|&e| t.value(e as usize) <= addr);
+    let best = *entries.get(p.checked_sub(1)?)?;
+    let value = t.value(best as usize);
+    let mut next = region.end();
+    if let Some(&e) = entries.get(p) {
+        let v = t.value(e as usize);
+        if v < next {
+            next = v;
+        }
+    }
+    Some(Hit {
+        index: best,
+        value,
+        offset: addr.wrapping_sub(value),
+        size: next.wrapping_sub(value),
+    })
+}
+
+/// Entries of the name index: `i >= 1`, not `SHN_UNDEF`, non-empty name.
+///
+/// Mapping symbols are included: the kernel's `find_kallsyms_symbol_value()`
+/// only skips `SHN_UNDEF`.
+pub fn count_names<T: SymbolTable + ?Sized>(t: &T) -> usize {
+    (1..t.len()).filter(|&i| is_name_candidate(t, i)).count()
+}
+
+/// Builds the name index into `out` (at least [`count_names`] entries),
+/// sorted by `(name bytes, index)`. Returns the number of entries used.
+///
+/// # Errors
+///
+/// [`BuildError::OutTooSmall`] if `out` is too short,
+/// [`BuildError::IndexTooLarge`] if an index does not fit in `u32`.
+pub fn build_names<T: SymbolTable + ?Sized>(t: &T, out: &mut [u32]) -> Result<usize, BuildError> {
+    let mut used = 0;
+    for i in 1..t.len() {
+        if is_name_candidate(t, i) {
+            push(out, &mut used, i)?;
+        }
+    }
+    let entries = out.get_mut(..used).ok_or(BuildError::OutTooSmall)?;
+    entries.sort_unstable_by(|&a, &b| t.name(a as usize).cmp(t.name(b as usize)).then(a.cmp(&b)));
+    Ok(used)
+}
+
+/// All entries named `name`, in symtab order (ascending index).
+///
+/// `names` is what [`build_names`] produced for `t`. The first element, if
+/// any, is the symbol the kernel's `find_kallsyms_symbol_value()` returns.
+/// Finding the range takes `O(log n)` name comparisons.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::{build_names, lookup_name, SymbolTable};
+///
+/// struct Table<'a>(&'a [(u64, u16, &'a str)]);
+/// impl SymbolTable for Table<'_> {
+///     fn len(&self) -> usize { self.0.len() }
+///     fn value(&self, i: usize) -> u64 { self.0[i].0 }
+///     fn shndx(&self, i: usize) -> u16 { self.0[i].1 }
+///     fn name(&self, i: usize) -> &[u8] { self.0[i].2.as_bytes() }
+/// }
+///
+/// let t = Table(&[(0, 0, ""), (0x10, 1, "b"), (0x20, 1, "a"), (0, 0, "a"), (0x30, 2, "a")]);
+/// let mut storage = [0u32; 4];
+/// let n = build_names(&t, &mut storage).unwrap();
+/// assert_eq!(lookup_name(&t, &storage[..n], b"a"), &[2, 4]); // UNDEF entry 3 skipped
+/// assert!(lookup_name(&t, &storage[..n], b"c").is_empty());
+/// ```
+pub fn lookup_name<'a, T: SymbolTable + ?Sized>(t: &T, names: &'a [u32], name: &[u8]) -> &'a [u32] {
+    let lo = names.partition_point(|&e| t.name(e as usize) < name);
+    let rest = names.get(lo..).unwrap_or(&[]);
+    let len = rest.partition_point(|&e| t.name(e as usize) <= name);
+    rest.get(..len).unwrap_or(&[])
+}
