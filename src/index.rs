@@ -132,6 +132,17 @@ impl Region {
         addr.wrapping_sub(self.base) < self.size as u64
     }
 
+    /// Whether a symbol value `value` belongs to the region's index:
+    /// `base <= value < base + size` as plain integers.
+    ///
+    /// Unlike [`Region::contains`] this never wraps around the top of the
+    /// address space: the kernel compares values with `bestval = base - 1` and
+    /// `nextval = base + size`, so a value below `base` can never be the answer
+    /// nor bound a size.
+    pub const fn holds_value(&self, value: u64) -> bool {
+        value >= self.base && value - self.base < self.size as u64
+    }
+
     /// `base + size`, wrapping like the kernel's `unsigned long` arithmetic
     /// (only a region ending exactly at the top of the address space wraps).
     pub const fn end(&self) -> u64 {
@@ -157,11 +168,12 @@ impl core::fmt::Display for BuildError {
     }
 }
 
-/// Address candidates of `t` whose value lies in `region`: the storage
-/// [`build_region`] needs (an upper bound of what it uses).
+/// Address candidates of `t` whose value lies in `region`
+/// ([`Region::holds_value`]): the storage [`build_region`] needs (an upper
+/// bound of what it uses).
 pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
     (1..t.len())
-        .filter(|&i| is_address_candidate(t, i) && region.contains(t.value(i)))
+        .filter(|&i| is_address_candidate(t, i) && region.holds_value(t.value(i)))
         .count()
 }
 
@@ -220,7 +232,7 @@ pub fn build_region<T: SymbolTable + ?Sized>(
 ) -> Result<usize, BuildError> {
     let mut used = 0;
     for i in 1..t.len() {
-        if is_address_candidate(t, i) && region.contains(t.value(i)) {
+        if is_address_candidate(t, i) && region.holds_value(t.value(i)) {
             push(out, &mut used, i)?;
         }
     }

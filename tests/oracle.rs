@@ -317,6 +317,18 @@ fn degenerate_region_bases() {
         oracle(&t, top, top.base + 0x18)
     );
     check_all(&t, &[low, top]);
+
+    // A region that wraps past the top (found by proptest): a value in the
+    // wrapped-around part is below `base`, so it never resolves anything.
+    let wrap = Region::new(0u64.wrapping_sub(0x100), 0x1000);
+    let t = Table::from_entries(&[(b"L", 0x40, 2), (b"hi", wrap.base + 8, 1)]);
+    assert!(wrap.contains(0x40) && !wrap.holds_value(0x40));
+    assert_eq!(count_region(&t, wrap), 1);
+    let e = built(&t, wrap);
+    assert_eq!(lookup(&t, wrap, &e, wrap.base), None);
+    assert_eq!(lookup(&t, wrap, &e, 0x50), None);
+    assert_eq!(lookup(&t, wrap, &e, wrap.base + 9), oracle(&t, wrap, wrap.base + 9));
+    check_all(&t, &[wrap]);
 }
 
 #[test]

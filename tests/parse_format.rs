@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Input parsing and output formatting.
+
+use core::fmt::Write;
+use modsym_core::format::{self, resolved, symbol, unresolved, Line, Overflow, LINE_CAPACITY};
+use modsym_core::parse::{
+    addresses, parse_name_query, validate, NameQuery, ParseError, MAX_MODULE_LEN, MAX_NAME_LEN,
+};
+use proptest::prelude::*;
+
+fn all(input: &[u8]) -> Vec<Result<u64, ParseError>> {
+    addresses(input).collect()
+}
+
+#[test]
+fn addresses_accepted() {
+    assert_eq!(
+        all(b"0 1 0x0 0X1f ff FF 0xffffffffffffffff ffffffffffffffff\n"),
+        [0, 1, 0, 0x1f, 0xff, 0xff, u64::MAX, u64::MAX].map(Ok)
+    );
+    assert_eq!(all(b"\t\r\n\x0b\x0c 12 \n\n 34\n"), [0x12, 0x34].map(Ok));
+    assert_eq!(all(b"0000000000000001"), [Ok(1)]);
+    assert_eq!(validate(b"0xffffffffc0002010\n"), Ok(1));
+    assert_eq!(validate(b"1\n2\n3"), Ok(3));
+}
+
+#[test]
+fn addresses_rejected() {
+    use ParseError::*;
+    assert_eq!(validate(b""), Err(Empty));
+    assert_eq!(validate(b" \n\t"), Err(Empty));
+    assert_eq!(all(b""), []);
+    assert_eq!(validate(b"0x"), Err(NoDigits { offset: 0 }));
+    assert_eq!(validate(b"1 0X\n"), Err(NoDigits { offset: 2 }));
+    assert_eq!(validate(b"12g4"), Err(InvalidDigit { offset: 2 }));
+    assert_eq!(validate(b"  0xq"), Err(InvalidDigit { offset: 4 }));
+    assert_eq!(validate(b"-1"), Err(InvalidDigit { offset: 0 }));
+    assert_eq!(validate(b"+1"), Err(InvalidDigit { offset: 0 }));
+    assert_eq!(validate(b"0x0x1"), Err(InvalidDigit { offset: 3 }));
+    assert_eq!(validate(b"1,2"), Err(InvalidDigit { offset: 1 }));
+    assert_eq!(validate(b"1\x002"), Err(InvalidDigit { offset: 1 }));
+    assert_eq!(
+        validate("1\u{a0}2".as_bytes()),
+        Err(InvalidDigit { offset: 1 })
+    );
+    // 17 digits, with or without the prefix, and leading zeros count.
+    assert_eq!(validate(b"1 00000000000000001"), Err(TooLong { offset: 2 }));
+    assert_eq!(validate(b"0x11112222333344445"), Err(TooLong { offset: 0 }));
+    assert_eq!(validate(b"0x1111222233334444"), Ok(1));
+    // The first error wins and the iterator stops there.
+    assert_eq!(all(b"1 x 2 y"), [Ok(1), Err(InvalidDigit { offset: 2 })]);
+    let mut it = addresses(b"zz 1");
+    assert!(it.next().unwrap().is_err());
+    assert_eq!(it.next(), None);
+    assert_eq!(it.next(), None);
+}
+
+#[test]
+fn name_queries() {
+    use ParseError::*;
+    let q = |s: &'static [u8]| parse_name_query(s);
+    assert_eq!(
+        q(b"foo"),
+        Ok(NameQuery {
+            module: None,
+            name: b"foo"
+        })
+    );
+    assert_eq!(
+        q(b"foo\n"),
+        Ok(NameQuery {
+            module: None,
+            name: b"foo"
+        })
+    );
+    assert_eq!(
+        q(b"\tmod:foo.cold \r\n"),
+        Ok(NameQuery {
+            module: Some(b"mod"),
+            name: b"foo.cold"
+        })
+    );
+    assert_eq!(
+        q(b"m:a:b"),
+        Ok(NameQuery {
+            module: Some(b"m"),
+            name: b"a:b"
+        })
+    );
+    assert_eq!(
+        q(b"$x"),
+        Ok(NameQuery {
+            module: None,
+            name: b"$x"
+        })
+    );
+    assert_eq!(q(b""), Err(Empty));
+    assert_eq!(q(b"\n"), Err(Empty));
+    assert_eq!(q(b"foo bar"), Err(ExtraToken { offset: 4 }));
+    assert_eq!(q(b" foo\n\nbar\n"), Err(ExtraToken { offset: 6 }));
+    assert_eq!(q(b":foo"), Err(EmptyModule));
+    assert_eq!(q(b"mod:"), Err(EmptyName));
+    assert_eq!(q(b":"), Err(EmptyModule));
+    assert_eq!(q(b"a\x00b"), Err(InvalidByte { offset: 1 }));
+
+    let long_name = vec![b'n'; MAX_NAME_LEN];
+    assert_eq!(
+        parse_name_query(&long_name).unwrap().name.len(),
+        MAX_NAME_LEN
+    );
+    let mut too_long = long_name.clone();
+    too_long.push(b'n');
+    assert_eq!(parse_name_query(&too_long), Err(TooLong { offset: 0 }));
+    let mut with_mod = b"ext4:".to_vec();
+    with_mod.extend_from_slice(&too_long);
+    assert_eq!(parse_name_query(&with_mod), Err(TooLong { offset: 5 }));
+
+    let mut module = vec![b'm'; MAX_MODULE_LEN];
+    module.extend_from_slice(b":f");
+    assert!(parse_name_query(&module).is_ok());
+    module.insert(0, b'm');
+    assert_eq!(parse_name_query(&module), Err(TooLong { offset: 0 }));
+}
+
+#[test]
+fn lines() {
+    let mut l = Line::new();
+    resolved(&mut l, 0xffff_ffff_c000_2010, b"foo", 0x10, 0x40, b"ext4").unwrap();
+    assert_eq!(l.as_bytes(), b"0xffffffffc0002010 foo+0x10/0x40 [ext4]\n");
+    l.clear();
+    resolved(&mut l, 0x1000, b"bar", 0, 1, b"m").unwrap();
+    assert_eq!(l.as_bytes(), b"0x1000 bar+0x0/0x1 [m]\n");
+    l.clear();
+    resolved(&mut l, 0, b"\xffx", 0, 0, b"").unwrap();
+    assert_eq!(l.as_bytes(), b"0x0 \xffx+0x0/0x0\n");
+    l.clear();
+    unresolved(&mut l, 0xdead).unwrap();
+    symbol(
+        &mut l,
+        0xffff_ffff_c000_2000,
+        0x40,
+        b'T',
+        b"init_module",
+        b"m",
+    )
+    .unwrap();
+    symbol(&mut l, 1, 0, b'd', b"x", b"").unwrap();
+    assert_eq!(
+        l.as_bytes(),
+        b"0xdead ?\n0xffffffffc0002000 0x40 T init_module [m]\n0x1 0x0 d x\n"
+    );
+}
+
+#[test]
+fn longest_lines_fit_and_names_are_cut() {
+    let name = vec![b'n'; 600];
+    let module = vec![b'm'; MAX_MODULE_LEN];
+    let mut l = Line::new();
+    resolved(&mut l, u64::MAX, &name, u64::MAX, u64::MAX, &module).unwrap();
+    assert_eq!(l.len(), 627);
+    let text = l.as_bytes();
+    assert_eq!(
+        text.iter().filter(|&&b| b == b'n').count(),
+        format::MAX_NAME_BYTES
+    );
+    l.clear();
+    symbol(&mut l, u64::MAX, u64::MAX, b't', &name, &module).unwrap();
+    assert_eq!(l.len(), 610);
+}
+
+#[test]
+fn overflow_is_atomic() {
+    let mut l = Line::new();
+    let mut n = 0;
+    while resolved(&mut l, u64::MAX, b"some_function", 0x123, 0x456, b"module").is_ok() {
+        n += 1;
+    }
+    let per_line = "0xffffffffffffffff some_function+0x123/0x456 [module]\n".len();
+    assert_eq!(n, LINE_CAPACITY / per_line);
+    assert_eq!(l.len(), n * per_line, "a failed line leaves nothing behind");
+    let before = l.len();
+    while unresolved(&mut l, u64::MAX).is_ok() {}
+    assert_eq!((l.len() - before) % "0xffffffffffffffff ?\n".len(), 0);
+
+    let mut l = Line::new();
+    assert!(l.push_bytes(&[b'x'; LINE_CAPACITY]).is_ok());
+    assert_eq!(l.remaining(), 0);
+    assert_eq!(l.push_byte(b'y'), Err(Overflow));
+    assert_eq!(l.push_hex(0), Err(Overflow));
+    assert!(write!(l, "z").is_err());
+    assert_eq!(l.len(), LINE_CAPACITY);
+    l.truncate(3);
+    assert_eq!(l.as_bytes(), b"xxx");
+    // A module name too long for any sane line overflows cleanly.
+    let huge = vec![b'm'; 1000];
+    let mut l = Line::new();
+    assert_eq!(resolved(&mut l, 1, b"f", 0, 1, &huge), Err(Overflow));
+    assert!(l.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hex_matches_std(v in any::<u64>()) {
+        let mut l = Line::new();
+        l.push_hex(v).unwrap();
+        let want = format!("{v:#x}");
+        prop_assert_eq!(l.as_bytes(), want.as_bytes());
+    }
+
+    #[test]
+    fn resolved_matches_std(addr in any::<u64>(), off in any::<u64>(), size in any::<u64>(), name in "[a-z_.$0-9]{1,40}", module in "[a-z_0-9]{1,55}") {
+        let mut l = Line::new();
+        resolved(&mut l, addr, name.as_bytes(), off, size, module.as_bytes()).unwrap();
+        let want = format!("{addr:#x} {name}+{off:#x}/{size:#x} [{module}]\n");
+        prop_assert_eq!(l.as_bytes(), want.as_bytes());
+    }
+
+    #[test]
+    fn addresses_round_trip(
+        values in prop::collection::vec((any::<u64>(), 0..3u8, any::<bool>()), 1..20),
+        seps in prop::collection::vec(prop::sample::select(vec![" ", "\n", "\t", "  ", "\r\n", "\x0b", "\x0c"]), 21),
+    ) {
+        let mut input = seps[20].to_string();
+        for (k, &(v, prefix, upper)) in values.iter().enumerate() {
+            let digits = if upper { format!("{v:X}") } else { format!("{v:x}") };
+            let prefix = ["", "0x", "0X"][prefix as usize];
+            input.push_str(prefix);
+            input.push_str(&digits);
+            input.push_str(seps[k]);
+        }
+        let parsed: Vec<u64> = addresses(input.as_bytes()).map(|r| r.unwrap()).collect();
+        prop_assert_eq!(parsed, values.iter().map(|v| v.0).collect::<Vec<_>>());
+        prop_assert_eq!(validate(input.as_bytes()), Ok(values.len()));
+    }
+
+    #[test]
+    fn validate_agrees_with_iterator(input in prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEFxXg \n\t:-\x00".to_vec()), 0..80)) {
+        let items: Vec<_> = addresses(&input).collect();
+        let first_err = items.iter().find_map(|r| r.err());
+        // The iterator stops right after an error.
+        if let Some(pos) = items.iter().position(|r| r.is_err()) {
+            prop_assert_eq!(pos, items.len() - 1);
+        }
+        let expect = match first_err {
+            Some(e) => Err(e),
+            None if items.is_empty() => Err(ParseError::Empty),
+            None => Ok(items.len()),
+        };
+        prop_assert_eq!(validate(&input), expect);
+        let _ = parse_name_query(&input);
+    }
+}

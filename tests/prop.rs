@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Property tests: random tables with clustered values (ties everywhere),
+//! index vs the literal oracle, name index vs a linear scan.
+
+mod common;
+
+use common::{oracle, oracle_names, Module, Table};
+use modsym_core::index::{build_names, count_names, lookup_name, Region};
+use proptest::prelude::*;
+
+/// Names drawn from a small pool: duplicates, mapping symbols, empty names.
+const NAMES: &[&[u8]] = &[
+    b"",
+    b"$x",
+    b"$d",
+    b"$",
+    b".L",
+    b".Ltmp1",
+    b"L0",
+    b"L0x",
+    b"L",
+    b"L1",
+    b".",
+    b"a",
+    b"b",
+    b"foo",
+    b"foo",
+    b"foobar",
+    b"fo",
+    b"bar",
+    b"init_module",
+    b"\xff",
+    b"__ksymtab_foo",
+];
+
+/// Cluster centres: values sit on or right next to a few points, so equal
+/// values, region edges and adjacent symbols are common. Includes the bottom
+/// and the top of the address space.
+const CENTRES: &[u64] = &[
+    0,
+    0x40,
+    0x1000,
+    0x1010,
+    0x10f0,
+    0x1100,
+    0x2000,
+    0xffff_ffff_c000_0000,
+    0xffff_ffff_c000_0fff,
+    0xffff_ffff_ffff_ff00,
+    u64::MAX,
+];
+
+fn value() -> impl Strategy<Value = u64> {
+    (0..CENTRES.len(), -3i64..=3, 0..4u8).prop_map(|(c, d, spread)| {
+        let d = if spread == 0 { d * 0x11 } else { d };
+        CENTRES[c].wrapping_add(d as u64)
+    })
+}
+
+fn entry() -> impl Strategy<Value = (usize, u64, u16)> {
+    (
+        0..NAMES.len(),
+        value(),
+        prop_oneof![3 => Just(1u16), 1 => Just(0u16), 1 => 2u16..5, 1 => Just(0xfff1u16)],
+    )
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    prop::collection::vec(entry(), 0..64).prop_map(|entries| {
+        let mut t = Table::new();
+        for (n, v, s) in entries {
+            t.push(NAMES[n], v, s);
+        }
+        t
+    })
+}
+
+fn region() -> impl Strategy<Value = Region> {
+    (
+        value(),
+        prop_oneof![
+            Just(0u32),
+            1u32..0x20,
+            Just(0x100u32),
+            Just(0x1000u32),
+            any::<u32>()
+        ],
+    )
+        .prop_map(|(base, size)| Region::new(base, size))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lookup_matches_oracle(t in table(), regions in prop::collection::vec(region(), 1..4), extra in prop::collection::vec(value(), 0..16)) {
+        let m = Module::build(&t, &regions);
+        let mut addrs = extra;
+        for r in &regions {
+            addrs.extend([r.base, r.base.wrapping_add(1), r.end().wrapping_sub(1), r.end().wrapping_sub(2), r.end()]);
+        }
+        for s in &t.syms {
+            addrs.extend([s.st_value.wrapping_sub(1), s.st_value, s.st_value.wrapping_add(1)]);
+        }
+        for a in addrs {
+            // Every region that contains `a` (regions may overlap here), not
+            // only the first one.
+            for (r, e) in &m.regions {
+                if r.contains(a) {
+                    prop_assert_eq!(modsym_core::index::lookup(&t, *r, e, a), oracle(&t, *r, a), "addr {:#x} region {:?}", a, r);
+                }
+            }
+            prop_assert_eq!(m.resolve(a), m.resolve_oracle(a));
+        }
+    }
+
+    #[test]
+    fn lookup_name_matches_scan(t in table(), extra in prop::collection::vec(0..NAMES.len(), 1..8)) {
+        let mut names = vec![0u32; count_names(&t)];
+        let n = build_names(&t, &mut names).unwrap();
+        prop_assert_eq!(n, names.len());
+        for q in extra.into_iter().map(|k| NAMES[k]).filter(|q| !q.is_empty()) {
+            let want = oracle_names(&t, q);
+            prop_assert_eq!(lookup_name(&t, &names, q), want.as_slice(), "{:?}", q);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #[test]
+    fn synthetic_tables_match(n in 1usize..3000, seed in any::<u64>(), probes in prop::collection::vec(any::<u64>(), 64)) {
+        let (t, regions) = common::synthetic(n, seed);
+        let m = Module::build(&t, &regions);
+        for p in probes {
+            let r = regions[(p % 7) as usize];
+            let a = r.base.wrapping_add((p >> 8) % (u64::from(r.size) + 2));
+            prop_assert_eq!(m.resolve(a), m.resolve_oracle(a), "addr {:#x}", a);
+        }
+    }
+}
