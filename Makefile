@@ -17,7 +17,7 @@ endif
 MO ?= $(CURDIR)/build/$(ARCH)-$(PROFILE)
 KBUILD = $(MAKE) -C $(KDIR) ARCH=$(ARCH) LLVM=$(LLVM)
 
-.PHONY: all modules testmods run check bench clean help
+.PHONY: all modules testmods payload run check bench clean help
 
 all: modules
 
@@ -32,10 +32,18 @@ testmods:
 	@mkdir -p $(MO)/testmods
 	$(KBUILD) M=$(CURDIR)/scripts/selftests/modules MO=$(MO)/testmods modules
 
-run: modules testmods
+# Everything a guest needs, in one directory: modules (ours, the tests', the kernel's) and scripts.
+KERNEL_TEST_MODULES = fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
+	samples/livepatch/livepatch-sample.ko samples/rust/rust_minimal.ko
+payload: modules testmods
+	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload
+	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
+	@cp -r scripts/selftests $(MO)/payload/
+	@rm -rf $(MO)/payload/selftests/modules
+
+run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \
-		--add $(MO)/modsym.ko --add $(MO)/testmods --add scripts/selftests \
-		-- sh selftests/demo.sh
+		--add $(MO)/payload -- sh payload/selftests/demo.sh
 
 check:
 	scripts/check

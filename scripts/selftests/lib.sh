@@ -1,0 +1,79 @@
+# shellcheck shell=dash
+# SPDX-License-Identifier: GPL-2.0
+# Helpers shared by modsym's selftests: finding and loading modules, talking to debugfs.
+
+MODSYM_DEBUGFS=${MODSYM_DEBUGFS:-/sys/kernel/debug/modsym}
+selftests_dir=$(cd "$(dirname "$0")" && pwd)
+# Where test modules are looked for, before falling back to modprobe.
+MODSYM_MODULE_PATH=${MODSYM_MODULE_PATH:-$selftests_dir/.. .}
+
+# find_ko NAME: print the path of NAME.ko (dashes and underscores alike), or fail.
+find_ko() {
+	for dir in $MODSYM_MODULE_PATH; do
+		for f in "$dir/$1.ko" "$dir/$(echo "$1" | tr _ -).ko"; do
+			[ -f "$f" ] && echo "$f" && return 0
+		done
+	done
+	return 1
+}
+
+# load NAME [PARAM=VALUE...]: insmod from the module path, else modprobe.
+load() {
+	name=$1
+	shift
+	if path=$(find_ko "$name"); then
+		insmod "$path" "$@"
+	else
+		modprobe "$name" "$@"
+	fi
+}
+
+loaded() { [ -d "/sys/module/$1/sections" ] || grep -q "^$1 " /proc/modules; }
+unload() { ! loaded "$1" || rmmod "$1"; }
+
+# have_module NAME: the module can be loaded here (skip the test otherwise).
+have_module() { find_ko "$1" >/dev/null || modprobe -n "$1" 2>/dev/null; }
+
+# kallsyms_lines MODULE: /proc/kallsyms lines of MODULE ("addr type name").
+kallsyms_lines() { awk -v m="[$1]" '$4 == m { print $1, $2, $3 }' /proc/kallsyms; }
+
+# kallsyms_addr NAME MODULE: the first address of NAME in MODULE.
+kallsyms_addr() { awk -v n="$1" -v m="[$2]" '$3 == n && $4 == m { print $1; exit }' /proc/kallsyms; }
+
+# query FILE INPUT: write INPUT to a debugfs file and read the answer on the same open file.
+query() {
+	exec 3<>"$MODSYM_DEBUGFS/$1"
+	printf '%s\n' "$2" >&3 || {
+		exec 3<&-
+		return 1
+	}
+	cat <&3
+	exec 3<&-
+}
+
+# resolve ADDR...: modsym's answers, one line per address.
+resolve() { query resolve "$*"; }
+
+# module_state NAME: the state column of modsym's `modules` file, empty if not indexed.
+module_state() { awk -v n="$1" '$1 == n { print $2 }' "$MODSYM_DEBUGFS/modules"; }
+
+# expect_eq WHAT GOT WANT
+expect_eq() {
+	[ "$2" = "$3" ] && return 0
+	ktap_msg "$1: got '$2', want '$3'"
+	return 1
+}
+
+# strip leading zeros the way modsym prints addresses: 0x<hex> without padding.
+hex() { printf '0x%x' "0x$1"; }
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s.
+wait_for() {
+	tries=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}

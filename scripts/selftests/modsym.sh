@@ -1,0 +1,277 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# modsym functional selftests (KTAP). Needs root, debugfs, modsym.ko and the test modules
+# (modsym_test, modsym_bulk20k; ext4 with jbd2 and mbcache; livepatch-sample), found through
+# MODSYM_MODULE_PATH or modprobe. Loads and unloads modules; leaves modsym unloaded.
+# shellcheck shell=dash disable=SC2317 # tests run through ktap_run
+# shellcheck source=ktap.sh
+. "$(dirname "$0")/ktap.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || {
+	echo "1..0 # SKIP must be root"
+	exit "$KSFT_SKIP"
+}
+
+# Modules loaded before modsym: it must index them when it starts.
+t_preloaded_modules() {
+	for m in mbcache jbd2 ext4; do
+		loaded "$m" || load "$m" || return 1
+	done
+	load modsym || return 1
+	for m in mbcache jbd2 ext4 modsym; do
+		expect_eq "state of $m" "$(module_state "$m")" live || return 1
+	done
+}
+
+t_debugfs_files() {
+	for f in resolve lookup modules symbols verify bench; do
+		[ -e "$MODSYM_DEBUGFS/$f" ] || {
+			ktap_msg "missing $MODSYM_DEBUGFS/$f"
+			return 1
+		}
+	done
+}
+
+# Every function symbol of MODULE that is alone at its address resolves to itself at +0x0,
+# and one byte further to +0x1 of the same symbol.
+resolves_kallsyms_functions() {
+	mod=$1 limit=$2
+	kallsyms_lines "$mod" | awk '{ n[$1]++; t[$1] = $2; s[$1] = $3 }
+		END { for (a in n) if (n[a] == 1 && t[a] ~ /^[tT]$/) print a, s[a] }' | head -n "$limit" >/tmp/expect
+	[ -s /tmp/expect ] || {
+		ktap_msg "no function symbols of $mod in /proc/kallsyms"
+		return 1
+	}
+	awk '{ print $1 }' /tmp/expect >/tmp/addrs
+	checked=0
+	while read -r addr name; do
+		a=$(hex "$addr")
+		got=$(resolve "$a")
+		case $got in
+		"$a $name+0x0/0x"*" [$mod]") ;;
+		*)
+			ktap_msg "resolve $a: got '$got', want '$a $name+0x0/0x... [$mod]'"
+			return 1
+			;;
+		esac
+		checked=$((checked + 1))
+	done </tmp/expect
+	ktap_msg "$mod: $checked function addresses resolve to /proc/kallsyms names"
+}
+
+t_resolve_preloaded() { resolves_kallsyms_functions ext4 100; }
+
+# A batch: all addresses in one write, answers in order, +1 offsets.
+t_resolve_batch() {
+	kallsyms_lines ext4 | awk '$2 ~ /^[tT]$/ { print $1 }' | sort -u | head -n 50 >/tmp/addrs
+	# shellcheck disable=SC2046 # one argument per address is the point
+	resolve $(sed 's/^/0x/' /tmp/addrs) >/tmp/got || return 1
+	expect_eq "answers" "$(wc -l </tmp/got)" "$(wc -l </tmp/addrs)" || return 1
+	i=0
+	while read -r addr; do
+		i=$((i + 1))
+		line=$(sed -n "${i}p" /tmp/got)
+		case $line in
+		"$(hex "$addr") "*"+0x0/0x"*" [ext4]") ;;
+		*) ktap_msg "line $i: '$line' for $addr" && return 1 ;;
+		esac
+	done </tmp/addrs
+	a=$(hex "$(head -n 1 /tmp/addrs)")
+	case $(resolve "$(printf '0x%x' $((a + 1)))") in
+	*"+0x1/0x"*" [ext4]") ;;
+	*) ktap_msg "address+1 does not resolve to +0x1" && return 1 ;;
+	esac
+}
+
+t_loaded_after() {
+	load modsym_test || return 1
+	expect_eq "state" "$(module_state modsym_test)" live || return 1
+	a=$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)")
+	case $(resolve "$a") in
+	"$a modsym_test_core_fn+0x0/0x"*" [modsym_test]") ;;
+	*) ktap_msg "modsym_test_core_fn: $(resolve "$a")" && return 1 ;;
+	esac
+}
+
+# verify: every boundary of every indexed symbol, compared with sprint_symbol().
+verify_clean() {
+	cat "$MODSYM_DEBUGFS/verify" >/tmp/verify || return 1
+	checked=$(awk '$1 == "addresses" { print $2 }' /tmp/verify)
+	bad=$(awk '$1 == "mismatches" { print $2 }' /tmp/verify)
+	ktap_msg "verify: $(tr '\n' ' ' </tmp/verify | cut -c1-300)"
+	[ -n "$checked" ] && [ "$checked" -gt 0 ] && [ "$bad" = 0 ]
+}
+t_verify() { verify_clean; }
+
+# An init that waits: init text resolves while COMING, and no longer once LIVE (as the kernel).
+t_coming_init() {
+	unload modsym_test || return 1
+	load modsym_test wait=1 &
+	wait_for 30 test -e /sys/module/modsym_test/parameters/release || return 1
+	expect_eq "initstate" "$(cat /sys/module/modsym_test/initstate)" coming || return 1
+	expect_eq "modsym state" "$(module_state modsym_test)" coming || return 1
+	a=$(hex "$(kallsyms_addr modsym_test_init_helper modsym_test)")
+	[ "$a" != 0x0 ] || return 1
+	case $(resolve "$a") in
+	"$a modsym_test_init_helper+0x0/0x"*" [modsym_test]") ;;
+	*) ktap_msg "while coming: $(resolve "$a")" && return 1 ;;
+	esac
+	verify_clean || return 1
+	echo 1 >/sys/module/modsym_test/parameters/release
+	wait || return 1
+	expect_eq "modsym state" "$(module_state modsym_test)" live || return 1
+	expect_eq "init text once live" "$(resolve "$a")" "$a ?" || return 1
+	verify_clean
+}
+
+t_failed_init() {
+	unload modsym_test || return 1
+	if load modsym_test fail=1 2>/dev/null; then
+		ktap_msg "insmod fail=1 succeeded"
+		return 1
+	fi
+	expect_eq "entry after failed init" "$(module_state modsym_test)" "" || return 1
+	load modsym_test && verify_clean
+}
+
+t_livepatch() {
+	have_module livepatch-sample || return "$KSFT_SKIP"
+	[ -d /sys/kernel/livepatch ] || return "$KSFT_SKIP"
+	load livepatch-sample || return 1
+	wait_for 30 grep -q "live patched" /proc/cmdline || return 1
+	resolves_kallsyms_functions livepatch_sample 10 || return 1
+	verify_clean || return 1
+	echo 0 >/sys/kernel/livepatch/livepatch_sample/enabled
+	wait_for 30 test ! -d /sys/kernel/livepatch/livepatch_sample || return 1
+	unload livepatch_sample || return 1
+	expect_eq "entry after unload" "$(module_state livepatch_sample)" "" || return 1
+	verify_clean
+}
+
+# 20,000 exported functions: every one resolves to itself.
+t_bulk() {
+	load modsym_bulk20k || return 1
+	kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { printf "0x%s %s\n", $1, $3 }' >/tmp/expect
+	expect_eq "functions in /proc/kallsyms" "$(wc -l </tmp/expect)" 20000 || return 1
+	exec 3<>"$MODSYM_DEBUGFS/resolve"
+	# Several writes of 2,000 addresses each, then one read.
+	awk '{ printf "%s ", $1 } NR % 2000 == 0 { print "" }' /tmp/expect | while read -r chunk; do
+		echo "$chunk" >&3 || exit 1
+	done || return 1
+	cat <&3 >/tmp/got
+	exec 3<&-
+	awk 'NR == FNR { want[FNR] = $1 " " $2 "+0x0/0x"; next }
+		index($0, want[FNR]) != 1 || $NF != "[modsym_bulk20k]" { bad++; if (bad < 4) print "# bad: " $0 " want " want[FNR] }
+		END { if (FNR != 20000) { print "# answers: " FNR; exit 1 } exit bad > 0 }' /tmp/expect /tmp/got || return 1
+	ktap_msg "20000 bulk functions resolve exactly"
+	verify_clean
+}
+
+# lookup: both static dup_helper functions of modsym_test, in symtab (= /proc/kallsyms) order.
+t_lookup_duplicates() {
+	want=$(kallsyms_lines modsym_test | awk '$3 == "dup_helper" { printf "0x%s ", $1 }')
+	got=$(query lookup modsym_test:dup_helper | awk '{ printf "%s ", $1 }')
+	expect_eq "dup_helper addresses" "$(echo "$got" | wc -w)" 2 || return 1
+	expect_eq "dup_helper order" "$got" "$(for a in $want; do printf '%s ' "$(hex "${a#0x}")"; done)" || return 1
+	line=$(query lookup modsym_test_core_fn | head -n 1)
+	case $line in
+	"$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)") 0x"*" "[tT]" modsym_test_core_fn [modsym_test]") ;;
+	*) ktap_msg "lookup modsym_test_core_fn: '$line'" && return 1 ;;
+	esac
+	expect_eq "no such symbol" "$(query lookup ext4:no_such_symbol_here)" ""
+}
+
+t_symbols() {
+	awk '$NF == "[ext4]" { print $1 }' "$MODSYM_DEBUGFS/symbols" >/tmp/sym || return 1
+	[ -s /tmp/sym ] || return 1
+	# In address order (compare as numbers: same width hex, so a string sort is numeric).
+	sort -c /tmp/sym || return 1
+	ktap_msg "symbols lists $(wc -l </tmp/sym) ext4 symbols in address order"
+}
+
+# expect_error FILE INPUT ERRNO-TEXT: the write fails with that error.
+expect_error() {
+	out=$( (printf '%s' "$2" >"$MODSYM_DEBUGFS/$1") 2>&1)
+	case $out in
+	*"$3"*) return 0 ;;
+	esac
+	ktap_msg "$1 <- '$(echo "$2" | cut -c1-40)': want '$3', got '$out'"
+	return 1
+}
+
+t_bad_input() {
+	vmlinux=$(awk '$4 == "" && $2 ~ /^[tT]$/ { print $1; exit }' /proc/kallsyms)
+	for a in 0x0 0 0xffffffffffffffff "0x$vmlinux" 0x1234; do
+		expect_eq "resolve $a" "$(resolve "$a")" "$(printf '0x%x ?' "$a")" || return 1
+	done
+	ok=0
+	expect_error resolve "xyz" "Invalid argument" &&
+		expect_error resolve "0x12 0xgg" "Invalid argument" &&
+		expect_error resolve "0x12345678123456781" "Invalid argument" &&
+		expect_error resolve " " "Invalid argument" &&
+		expect_error resolve "$(head -c 300000 /dev/zero | tr '\0' 1)" "Argument list too long" &&
+		expect_error lookup "" "Invalid argument" &&
+		expect_error lookup "a b" "Invalid argument" &&
+		expect_error lookup ":name" "Invalid argument" &&
+		expect_error lookup "$(head -c 600 /dev/zero | tr '\0' a)" "Argument list too long" &&
+		expect_error bench "abc" "Invalid argument" &&
+		expect_error bench "0" "Invalid argument" &&
+		expect_error bench "99999999" "Argument list too long" && ok=1
+	[ "$ok" = 1 ] || return 1
+	# A bad write leaves nothing half-done and the open file usable.
+	a=$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)")
+	exec 3<>"$MODSYM_DEBUGFS/resolve"
+	echo "$a" >&3
+	(echo "$a 0xzz" >&3) 2>/dev/null && return 1
+	echo 0x0 >&3
+	got=$(cat <&3 | awk '{ printf "%s;", $2 }')
+	exec 3<&-
+	expect_eq "answers after a rejected write" "$got" "$(resolve "$a" | cut -d' ' -f2);?;"
+}
+
+t_bench() {
+	echo 20 >"$MODSYM_DEBUGFS/bench" || return 1
+	cat "$MODSYM_DEBUGFS/bench" >/tmp/bench || return 1
+	while read -r line; do ktap_msg "bench: $line"; done </tmp/bench
+	awk '$1 == "modsym_bulk20k" && $NF ~ /^[0-9.]+x$/ { found = 1 } END { exit !found }' /tmp/bench
+}
+
+t_modules_exact() {
+	awk '!/^#/ { print $1 }' "$MODSYM_DEBUGFS/modules" | sort >/tmp/indexed
+	awk '{ print $1 }' /proc/modules | sort >/tmp/loaded
+	diff /tmp/indexed /tmp/loaded >/tmp/diff || {
+		while read -r line; do ktap_msg "$line"; done </tmp/diff
+		return 1
+	}
+}
+
+t_unload_all() {
+	for m in modsym_bulk20k modsym_test ext4 jbd2 mbcache; do
+		unload "$m" || return 1
+		expect_eq "entry of $m" "$(module_state "$m")" "" || return 1
+	done
+	verify_clean || return 1
+	rmmod modsym || return 1
+	[ ! -e "$MODSYM_DEBUGFS" ]
+}
+
+ktap_header 16
+ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
+ktap_run "debugfs files exist" t_debugfs_files
+ktap_run "resolve: ext4 functions resolve to their /proc/kallsyms names" t_resolve_preloaded
+ktap_run "resolve: many addresses per write, answered in order" t_resolve_batch
+ktap_run "resolve: a module loaded after modsym" t_loaded_after
+ktap_run "verify: 0 mismatches against sprint_symbol()" t_verify
+ktap_run "init text resolves while COMING and not once LIVE" t_coming_init
+ktap_run "failed init leaves no entry" t_failed_init
+ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
+ktap_run "20,000-function module resolves exactly" t_bulk
+ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
+ktap_run "symbols: address order" t_symbols
+ktap_run "bad input: documented errors, '?' and a usable file" t_bad_input
+ktap_run "bench prints a ratio per module" t_bench
+ktap_run "modules file lists exactly the loaded modules" t_modules_exact
+ktap_run "unloading everything, then modsym itself" t_unload_all
+ktap_finish
