@@ -327,7 +327,10 @@ fn degenerate_region_bases() {
     let e = built(&t, wrap);
     assert_eq!(lookup(&t, wrap, &e, wrap.base), None);
     assert_eq!(lookup(&t, wrap, &e, 0x50), None);
-    assert_eq!(lookup(&t, wrap, &e, wrap.base + 9), oracle(&t, wrap, wrap.base + 9));
+    assert_eq!(
+        lookup(&t, wrap, &e, wrap.base + 9),
+        oracle(&t, wrap, wrap.base + 9)
+    );
     check_all(&t, &[wrap]);
 }
 
