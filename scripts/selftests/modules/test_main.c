@@ -23,6 +23,7 @@ module_param(release, bool, 0644);
 MODULE_PARM_DESC(release, "write 1 to let a waiting init finish");
 
 int modsym_test_dup_caller(void);
+int modsym_test_core_fn(int x);
 
 /* Same name as the static in test_dup.c: `lookup` must list both, in symtab order. */
 static noinline int dup_helper(void)
