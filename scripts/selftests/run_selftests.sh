@@ -6,7 +6,7 @@
 # Usage: run_selftests.sh [TEST...]    (default: all tests)
 # shellcheck shell=dash
 dir=$(cd "$(dirname "$0")" && pwd)
-tests=${*:-modsym.sh}
+tests=${*:-modsym.sh stress.sh}
 rc=0
 for t in $tests; do
 	echo "# selftest: $t"

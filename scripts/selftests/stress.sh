@@ -1,0 +1,121 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# modsym under load (KTAP): readers hammer every debugfs file while other processes load and
+# unload modules (one whose init fails, one that waits in init); then modsym itself is
+# removed while readers hold its files open. STRESS_SECONDS (default 60) bounds the storm.
+# shellcheck shell=dash disable=SC2317 # tests run through ktap_run
+# shellcheck source=ktap.sh
+. "$(dirname "$0")/ktap.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || {
+	echo "1..0 # SKIP must be root"
+	exit "$KSFT_SKIP"
+}
+seconds=${STRESS_SECONDS:-60}
+work=$(mktemp -d)
+
+# Each worker loops until the stop file appears and leaves its count in $work/<name>.count.
+worker() {
+	name=$1
+	shift
+	n=0
+	while [ ! -e "$work/stop" ]; do
+		"$@" && n=$((n + 1))
+	done
+	echo "$n" >"$work/$name.count"
+}
+
+# Addresses of every function of the currently loaded modules (some vanish meanwhile).
+module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { printf "0x%s ", $1 }' /proc/kallsyms; }
+
+resolve_once() {
+	# shellcheck disable=SC2046 # one argument per address
+	resolve $(module_functions | tr ' ' '\n' | head -n 500) >"$work/resolve.out" 2>/dev/null || return 1
+	lines=$(wc -l <"$work/resolve.out")
+	echo "$lines" >>"$work/lookups"
+}
+lookup_once() { query lookup dup_helper >/dev/null 2>&1; }
+symbols_once() { cat "$MODSYM_DEBUGFS/symbols" >/dev/null 2>&1; }
+verify_once() {
+	cat "$MODSYM_DEBUGFS/verify" >"$work/verify.out" 2>/dev/null || return 1
+	# Mismatches are expected only for modules that went away mid-check; log them for the record.
+	awk '$1 == "mismatches" && $2 != 0 { print "# verify under churn: " $0 }' "$work/verify.out"
+}
+
+load_cycle() {
+	load modsym_test && unload modsym_test || return 1
+	! load modsym_test fail=1 2>/dev/null || return 1
+	load modsym_test wait=1 &
+	wait_for 30 test -e /sys/module/modsym_test/parameters/release || return 1
+	resolve "$(hex "$(kallsyms_addr modsym_test_init_helper modsym_test)")" >/dev/null
+	echo 1 >/sys/module/modsym_test/parameters/release
+	wait && unload modsym_test
+}
+ext4_cycle() {
+	load mbcache && load jbd2 && load ext4 || return 1
+	unload ext4 && unload jbd2 && unload mbcache
+}
+
+t_storm() {
+	load modsym || return 1
+	rm -f "$work/stop" "$work/lookups"
+	worker resolve resolve_once &
+	worker resolve2 resolve_once &
+	worker lookup lookup_once &
+	worker symbols symbols_once &
+	worker verify verify_once &
+	worker loads load_cycle &
+	worker ext4 ext4_cycle &
+	sleep "$seconds"
+	touch "$work/stop"
+	wait
+	served=$(awk '{ s += $1 } END { print s + 0 }' "$work/lookups")
+	ktap_msg "storm ${seconds}s: $served addresses resolved in $(cat "$work/resolve.count") + $(cat "$work/resolve2.count") batches," \
+		"$(cat "$work/lookup.count") lookups, $(cat "$work/symbols.count") symbols listings, $(cat "$work/verify.count") verify runs," \
+		"$(cat "$work/loads.count") modsym_test cycles (ok + failed + waiting init), $(cat "$work/ext4.count") ext4 stack cycles"
+	[ "$(cat "$work/loads.count")" -gt 0 ] && [ "$(cat "$work/ext4.count")" -gt 0 ] && [ "$served" -gt 0 ]
+}
+
+t_after_storm() {
+	for m in modsym_test ext4 jbd2 mbcache; do unload "$m" || return 1; done
+	awk '!/^#/ { print $1 }' "$MODSYM_DEBUGFS/modules" | sort >"$work/indexed"
+	awk '{ print $1 }' /proc/modules | sort >"$work/loaded"
+	diff "$work/indexed" "$work/loaded" || return 1
+	cat "$MODSYM_DEBUGFS/verify" >"$work/verify.out"
+	ktap_msg "after the storm: $(tr '\n' ' ' <"$work/verify.out" | cut -c1-200)"
+	grep -qx "mismatches 0" "$work/verify.out"
+}
+
+# rmmod modsym while readers hold its files open and keep querying.
+t_rmmod_under_load() {
+	load mbcache && load jbd2 && load ext4 || return 1
+	rm -f "$work/stop"
+	for f in resolve symbols verify; do
+		(
+			exec 3<"$MODSYM_DEBUGFS/$f" || exit 0
+			while [ ! -e "$work/stop" ]; do
+				cat <&3 >/dev/null 2>&1 || break
+			done
+		) &
+	done
+	(while [ ! -e "$work/stop" ]; do resolve 0x0 >/dev/null 2>&1; done) &
+	sleep 3
+	rmmod modsym || return 1
+	sleep 1
+	touch "$work/stop"
+	wait
+	[ ! -e "$MODSYM_DEBUGFS" ] || return 1
+	load modsym || return 1
+	expect_eq "ext4 after reload" "$(module_state ext4)" live || return 1
+	grep -qx "mismatches 0" "$MODSYM_DEBUGFS/verify" || return 1
+	rmmod modsym && unload ext4 && unload jbd2 && unload mbcache
+}
+
+ktap_header 3
+ktap_run "storm: readers on every file while modules load and unload" t_storm
+ktap_run "after the storm: modules lists exactly the loaded modules, verify clean" t_after_storm
+ktap_run "rmmod modsym with open files and busy readers, then reload" t_rmmod_under_load
+rm -rf "$work"
+ktap_finish
