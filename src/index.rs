@@ -62,6 +62,21 @@ pub trait SymbolTable {
 
     /// Name of entry `i`: the bytes of the string table before the NUL.
     fn name(&self, i: usize) -> &[u8];
+
+    /// The first two bytes of entry `i`'s name, NUL-padded (C string view).
+    ///
+    /// All the address index needs to know about a name (empty or mapping
+    /// symbol). The default goes through [`SymbolTable::name`]; an
+    /// implementation over a C string table should override it to read the
+    /// two bytes directly instead of measuring the whole string.
+    fn name_head(&self, i: usize) -> [u8; 2] {
+        let name = self.name(i);
+        match *name {
+            [] => [0, 0],
+            [a] => [a, 0],
+            [a, b, ..] => [a, b],
+        }
+    }
 }
 
 /// ELF `SHN_UNDEF`.
@@ -86,20 +101,25 @@ pub fn is_mapping_symbol(name: &[u8]) -> bool {
     matches!(name, [b'.', b'L', ..] | [b'L', b'0', ..] | [b'$', ..])
 }
 
+/// [`is_mapping_symbol`] on the first two bytes of a NUL-terminated name.
+const fn is_mapping_head(head: [u8; 2]) -> bool {
+    matches!(head, [b'.', b'L'] | [b'L', b'0'] | [b'$', _])
+}
+
 /// Whether entry `i` can be the answer of an address lookup: `i >= 1`, not
 /// `SHN_UNDEF`, a non-empty name that is not a mapping symbol.
 pub fn is_address_candidate<T: SymbolTable + ?Sized>(t: &T, i: usize) -> bool {
     if i == 0 || i >= t.len() || t.shndx(i) == SHN_UNDEF {
         return false;
     }
-    let name = t.name(i);
-    !name.is_empty() && !is_mapping_symbol(name)
+    let head = t.name_head(i);
+    head[0] != 0 && !is_mapping_head(head)
 }
 
 /// Whether entry `i` belongs in the name index: `i >= 1`, not `SHN_UNDEF`,
 /// non-empty name (mapping symbols included).
 pub fn is_name_candidate<T: SymbolTable + ?Sized>(t: &T, i: usize) -> bool {
-    i != 0 && i < t.len() && t.shndx(i) != SHN_UNDEF && !t.name(i).is_empty()
+    i != 0 && i < t.len() && t.shndx(i) != SHN_UNDEF && t.name_head(i)[0] != 0
 }
 
 /// One module memory region (`struct module_memory`): `base .. base + size`.
@@ -173,7 +193,7 @@ impl core::fmt::Display for BuildError {
 /// bound of what it uses).
 pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
     (1..t.len())
-        .filter(|&i| is_address_candidate(t, i) && region.holds_value(t.value(i)))
+        .filter(|&i| region.holds_value(t.value(i)) && is_address_candidate(t, i))
         .count()
 }
 
@@ -232,7 +252,7 @@ pub fn build_region<T: SymbolTable + ?Sized>(
 ) -> Result<usize, BuildError> {
     let mut used = 0;
     for i in 1..t.len() {
-        if is_address_candidate(t, i) && region.holds_value(t.value(i)) {
+        if region.holds_value(t.value(i)) && is_address_candidate(t, i) {
             push(out, &mut used, i)?;
         }
     }

@@ -9,6 +9,8 @@
 
 use modsym_core::index::{self, Hit, Region, SymbolTable};
 
+pub mod ko;
+
 /// `Elf64_Sym`, laid out like the real thing (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
@@ -98,6 +100,14 @@ impl SymbolTable for Table {
         let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
         &tail[..end]
     }
+
+    fn name_head(&self, i: usize) -> [u8; 2] {
+        // Like C: read byte 0, and byte 1 only if byte 0 is not the NUL.
+        let start = self.syms[i].st_name as usize;
+        let b0 = self.strtab[start];
+        let b1 = if b0 == 0 { 0 } else { self.strtab[start + 1] };
+        [b0, b1]
+    }
 }
 
 /// C string view: byte `k` of `name`, NUL past its end.
@@ -131,8 +141,9 @@ pub fn oracle<T: SymbolTable + ?Sized>(t: &T, r: Region, addr: u64) -> Option<Hi
             i += 1;
             continue;
         }
-        let name = t.name(i);
-        if c_at(name, 0) == 0 || c_is_mapping_symbol(name) {
+        // kallsyms_symbol_name(kallsyms, i): only its first two bytes are read.
+        let name = t.name_head(i);
+        if c_at(&name, 0) == 0 || c_is_mapping_symbol(&name) {
             i += 1;
             continue;
         }
@@ -183,8 +194,20 @@ pub struct Module<'t, T: SymbolTable + ?Sized> {
 }
 
 impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
-    /// Builds the address index of every region (sized by `count_region`).
+    /// Builds the address index of every region, after checking that the
+    /// table's `name_head()` (read by both the index and the oracle) agrees
+    /// with its full names.
     pub fn build(table: &'t T, regions: &[Region]) -> Self {
+        for i in 0..table.len() {
+            let n = table.name(i);
+            let want = [c_at(n, 0), if n.is_empty() { 0 } else { c_at(n, 1) }];
+            assert_eq!(table.name_head(i), want, "name_head({i})");
+        }
+        Self::build_unchecked(table, regions)
+    }
+
+    /// Builds the address index of every region (sized by `count_region`).
+    pub fn build_unchecked(table: &'t T, regions: &[Region]) -> Self {
         let regions = regions
             .iter()
             .map(|&r| {
