@@ -173,7 +173,7 @@ struct Subject {
 impl Subject {
     fn synthetic(n: usize) -> Self {
         let (table, regions) = common::synthetic(n, 0x5eed_0000 + n as u64);
-        Self::new(format!("{}", human(n)), table, regions)
+        Self::new(human(n), table, regions)
     }
 
     fn new(label: String, table: Table, regions: Vec<Region>) -> Self {
