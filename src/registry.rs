@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The registry of indexed modules: writers, RCU publication and lookups.
+//!
+//! # Data structures
+//!
+//! - [`TableIndex`]: the sorted address index of every region of one symbol
+//!   table ([`RegionIndex`], one `u32` symtab index per entry, built by the
+//!   pure core) and, for the core table, the name index.
+//! - [`ModIndex`]: one module: its name, state, core [`TableIndex`] and, while
+//!   the module is COMING, the [`TableIndex`] of its init regions over the
+//!   init-time table. Immutable once built: state changes build a new
+//!   `ModIndex` sharing the unchanged parts (`Arc`).
+//! - [`Snapshot`]: the published, immutable view: the modules in load order
+//!   and all their regions sorted by base address, for an `O(log m)` search of
+//!   the region containing an address.
+//!
+//! # Concurrency
+//!
+//! Writers (module notifier events, the initial adoption of loaded modules)
+//! serialise on the writer mutex, build a new [`Snapshot`], publish it with
+//! [`RcuBox::replace`] (`rcu_assign_pointer()`), which waits for a grace
+//! period (`synchronize_rcu()`) before freeing the old snapshot.
+//!
+//! Readers ([`Registry::resolve`], [`Registry::resolve_line`], the debugfs
+//! iterators) only take the RCU read lock: no lock, no allocation, no sleep,
+//! so the address path can run in any context, like `module_address_lookup()`.
+//!
+//! Why a reader can never touch freed memory:
+//!
+//! - our own index memory is owned by the snapshots (through `Arc`s) and the
+//!   writer list; an old snapshot is freed only after a grace period that
+//!   started after it was unpublished, so no reader still holds it;
+//! - a module's symbol tables (see [`KTable`]'s lifetime rule): the GOING
+//!   event unpublishes the module and waits for the grace period *before
+//!   returning*, and the kernel frees a module only after its GOING event
+//!   returned. The LIVE event does the same for the init part (init table and
+//!   init regions) before returning, and the kernel frees init memory only
+//!   after the LIVE event returned (and after another grace period).
+//! - tables are read outside RCU only under the writer mutex (verify, bench),
+//!   which the GOING/LIVE handlers must take first.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{rcu, Arc, Mutex, MutexGuard},
+    time::{Instant, Monotonic},
+};
+
+use crate::{
+    ffi::{
+        self, KTable, ModState, ModuleEvents, ModuleRef, RcuBox, FIRST_INIT_TYPE, MEM_TYPES,
+        MODULE_NAME_LEN,
+    },
+    format::{self, Line},
+    index::{self, Hit, Region, SymbolTable},
+};
+
+/// Whether memory type `t` takes part in address resolution (rule 1: every
+/// type with `CONFIG_KALLSYMS_ALL`, only text without).
+pub(crate) const fn resolvable_type(t: usize) -> bool {
+    cfg!(CONFIG_KALLSYMS_ALL) || ffi::is_text_type(t)
+}
+
+/// Sorted address index of one memory region.
+pub(crate) struct RegionIndex {
+    /// The region.
+    pub(crate) region: Region,
+    /// Symtab indices sorted by value, equal values collapsed.
+    pub(crate) entries: KVVec<u32>,
+}
+
+impl RegionIndex {
+    /// Size of the symbol at position `k` of `entries`: up to the next
+    /// entry's value, or to the region end.
+    pub(crate) fn size_at(&self, table: &KTable, k: usize) -> u64 {
+        let Some(&e) = self.entries.get(k) else {
+            return 0;
+        };
+        let v = table.value(e as usize);
+        let next = match self.entries.get(k + 1) {
+            Some(&n) => table.value(n as usize),
+            None => self.region.end(),
+        };
+        next.wrapping_sub(v)
+    }
+}
+
+/// Indices over one symbol table.
+pub(crate) struct TableIndex {
+    /// The table.
+    pub(crate) table: KTable,
+    /// One index per indexed region.
+    pub(crate) regions: KVec<RegionIndex>,
+    /// Name index (core table only; empty for the init part).
+    pub(crate) names: KVVec<u32>,
+}
+
+impl TableIndex {
+    fn build(
+        table: KTable,
+        m: &ModuleRef<'_>,
+        types: core::ops::Range<usize>,
+        names: bool,
+    ) -> Result<Self> {
+        let mut regions = KVec::new();
+        for t in types {
+            if !resolvable_type(t) {
+                continue;
+            }
+            let Some(region) = m.region(t) else { continue };
+            let count = index::count_region(&table, region);
+            let mut entries = KVVec::from_elem(0u32, count, GFP_KERNEL)?;
+            let used = index::build_region(&table, region, &mut entries).map_err(|_| EINVAL)?;
+            entries.truncate(used);
+            regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
+        }
+        let mut name_index = KVVec::new();
+        if names {
+            let count = index::count_names(&table);
+            name_index = KVVec::from_elem(0u32, count, GFP_KERNEL)?;
+            let used = index::build_names(&table, &mut name_index).map_err(|_| EINVAL)?;
+            name_index.truncate(used);
+        }
+        Ok(Self {
+            table,
+            regions,
+            names: name_index,
+        })
+    }
+
+    /// Number of address index entries.
+    pub(crate) fn indexed(&self) -> usize {
+        self.regions.iter().map(|r| r.entries.len()).sum()
+    }
+
+    /// Bytes used: index arrays (allocated capacity) and bookkeeping.
+    fn bytes(&self) -> usize {
+        let arrays: usize = self
+            .regions
+            .iter()
+            .map(|r| index::index_bytes(r.entries.capacity()))
+            .sum();
+        arrays
+            + index::index_bytes(self.names.capacity())
+            + self.regions.capacity() * core::mem::size_of::<RegionIndex>()
+            + core::mem::size_of::<Self>()
+    }
+}
+
+/// Everything modsym knows about one module.
+pub(crate) struct ModIndex {
+    id: usize,
+    name: [u8; MODULE_NAME_LEN],
+    name_len: usize,
+    state: ModState,
+    /// Index over `core_kallsyms` for the core regions.
+    pub(crate) core: Arc<TableIndex>,
+    /// Index over the init-time table for the init regions, while COMING.
+    pub(crate) init: Option<Arc<TableIndex>>,
+    build_ns: u64,
+}
+
+impl ModIndex {
+    fn build(m: &ModuleRef<'_>, state: ModState) -> Result<Self> {
+        let start = Instant::<Monotonic>::now();
+        let core = TableIndex::build(m.core_table(), m, 0..FIRST_INIT_TYPE, true)?;
+        let init = match m.init_table() {
+            Some(t) => {
+                let idx = TableIndex::build(t, m, FIRST_INIT_TYPE..MEM_TYPES, false)?;
+                (!idx.regions.is_empty()).then_some(idx)
+            }
+            None => None,
+        };
+        let init = match init {
+            Some(idx) => Some(Arc::new(idx, GFP_KERNEL)?),
+            None => None,
+        };
+        let mut name = [0u8; MODULE_NAME_LEN];
+        let src = m.name();
+        let name_len = src.len().min(MODULE_NAME_LEN);
+        if let (Some(dst), Some(src)) = (name.get_mut(..name_len), src.get(..name_len)) {
+            dst.copy_from_slice(src);
+        }
+        let build_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
+        Ok(Self {
+            id: m.id(),
+            name,
+            name_len,
+            state: if init.is_some() {
+                ModState::Coming
+            } else {
+                state
+            },
+            core: Arc::new(core, GFP_KERNEL)?,
+            init,
+            build_ns,
+        })
+    }
+
+    /// The module's name.
+    pub(crate) fn name(&self) -> &[u8] {
+        self.name.get(..self.name_len).unwrap_or(&[])
+    }
+
+    /// `coming`, `live` or `going`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self.state {
+            ModState::Coming => "coming",
+            ModState::Going => "going",
+            _ => "live",
+        }
+    }
+
+    /// Entries of the table currently used for resolution (the init-time
+    /// table while COMING, like `mod->kallsyms`).
+    pub(crate) fn symtab_len(&self) -> usize {
+        self.init
+            .as_ref()
+            .map_or(self.core.table.len(), |i| i.table.len())
+    }
+
+    /// Number of indexed address entries.
+    pub(crate) fn indexed(&self) -> usize {
+        self.core.indexed() + self.init.as_ref().map_or(0, |i| i.indexed())
+    }
+
+    /// Bytes of index and bookkeeping attributable to this module.
+    pub(crate) fn bytes(&self) -> usize {
+        let regions = self.core.regions.len() + self.init.as_ref().map_or(0, |i| i.regions.len());
+        core::mem::size_of::<Self>()
+            + self.core.bytes()
+            + self.init.as_ref().map_or(0, |i| i.bytes())
+            + regions * core::mem::size_of::<Slot>()
+            + core::mem::size_of::<Arc<Self>>()
+    }
+
+    /// Time it took to build the index, in nanoseconds.
+    pub(crate) fn build_ns(&self) -> u64 {
+        self.build_ns
+    }
+
+    /// Every indexed region with its table, sorted by base address.
+    pub(crate) fn regions(&self) -> RegionList<'_> {
+        let mut list = RegionList {
+            items: [None; MEM_TYPES],
+            len: 0,
+        };
+        let parts = Iterator::chain(core::iter::once(&*self.core), self.init.as_deref());
+        for part in parts {
+            for r in part.regions.iter() {
+                if let Some(slot) = list.items.get_mut(list.len) {
+                    *slot = Some((&part.table, r));
+                    list.len += 1;
+                }
+            }
+        }
+        if let Some(items) = list.items.get_mut(..list.len) {
+            items.sort_unstable_by_key(|x| x.map_or(0, |(_, r)| r.region.base));
+        }
+        list
+    }
+}
+
+/// A module's regions in address order, see [`ModIndex::regions`].
+pub(crate) struct RegionList<'a> {
+    items: [Option<(&'a KTable, &'a RegionIndex)>; MEM_TYPES],
+    len: usize,
+}
+
+impl<'a> RegionList<'a> {
+    /// Iterates over `(table, region index)` pairs.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a KTable, &'a RegionIndex)> + '_ {
+        self.items.iter().take(self.len).flatten().copied()
+    }
+}
+
+/// One region in the published search array.
+#[derive(Clone, Copy)]
+struct Slot {
+    base: u64,
+    size: u32,
+    module: u32,
+    init: bool,
+    region: u8,
+}
+
+/// The published view of the registry.
+pub(crate) struct Snapshot {
+    modules: KVec<Arc<ModIndex>>,
+    slots: KVec<Slot>,
+}
+
+impl Snapshot {
+    fn build(modules: &[Arc<ModIndex>]) -> Result<Self> {
+        let mut list = KVec::with_capacity(modules.len(), GFP_KERNEL)?;
+        let mut slots = KVec::new();
+        for (mi, m) in modules.iter().enumerate() {
+            list.push(m.clone(), GFP_KERNEL)?;
+            let module = u32::try_from(mi).map_err(|_| EINVAL)?;
+            let parts = [(false, Some(&m.core)), (true, m.init.as_ref())];
+            for (init, part) in parts {
+                let Some(part) = part else { continue };
+                for (ri, r) in part.regions.iter().enumerate() {
+                    let slot = Slot {
+                        base: r.region.base,
+                        size: r.region.size,
+                        module,
+                        init,
+                        region: u8::try_from(ri).map_err(|_| EINVAL)?,
+                    };
+                    slots.push(slot, GFP_KERNEL)?;
+                }
+            }
+        }
+        slots.sort_unstable_by_key(|s| s.base);
+        Ok(Self {
+            modules: list,
+            slots,
+        })
+    }
+
+    /// The modules, in load order.
+    pub(crate) fn modules(&self) -> &[Arc<ModIndex>] {
+        &self.modules
+    }
+
+    /// The module and region whose memory contains `addr` (rule 1), in
+    /// `O(log r)` over all indexed regions.
+    pub(crate) fn find(&self, addr: u64) -> Option<(&ModIndex, &TableIndex, &RegionIndex)> {
+        let p = self.slots.partition_point(|s| s.base <= addr);
+        let slot = self.slots.get(p.checked_sub(1)?)?;
+        if addr.wrapping_sub(slot.base) >= u64::from(slot.size) {
+            return None;
+        }
+        let m = self.modules.get(slot.module as usize)?;
+        let part = if slot.init {
+            m.init.as_deref()?
+        } else {
+            &*m.core
+        };
+        let r = part.regions.get(usize::from(slot.region))?;
+        Some((m, part, r))
+    }
+
+    /// Resolves `addr` exactly like `module_address_lookup()`.
+    pub(crate) fn resolve(&self, addr: u64) -> Option<Resolution<'_>> {
+        let (module, part, r) = self.find(addr)?;
+        let hit = index::lookup(&part.table, r.region, &r.entries, addr)?;
+        Some(Resolution {
+            module,
+            table: &part.table,
+            hit,
+        })
+    }
+}
+
+/// Answer of an address lookup.
+pub(crate) struct Resolution<'a> {
+    /// The module.
+    pub(crate) module: &'a ModIndex,
+    /// The table the symbol is in.
+    pub(crate) table: &'a KTable,
+    /// Symbol, offset and size.
+    pub(crate) hit: Hit,
+}
+
+impl Resolution<'_> {
+    /// The symbol name.
+    pub(crate) fn name(&self) -> &[u8] {
+        self.table.name(self.hit.index as usize)
+    }
+}
+
+/// Mutable registry state, under the writer mutex.
+pub(crate) struct Writer {
+    modules: KVec<Arc<ModIndex>>,
+}
+
+impl Writer {
+    /// Ids of the indexed modules, in load order.
+    pub(crate) fn ids(&self) -> Result<KVec<usize>> {
+        let mut ids = KVec::with_capacity(self.modules.len(), GFP_KERNEL)?;
+        for m in self.modules.iter() {
+            ids.push(m.id, GFP_KERNEL)?;
+        }
+        Ok(ids)
+    }
+
+    /// The module with identity `id`, if still indexed.
+    ///
+    /// While the writer guard is held, its tables may be read outside RCU:
+    /// the module cannot be freed (its GOING handler needs this mutex).
+    pub(crate) fn get(&self, id: usize) -> Option<&ModIndex> {
+        self.modules.iter().find(|m| m.id == id).map(|m| &**m)
+    }
+
+    fn position(&self, id: usize) -> Option<usize> {
+        self.modules.iter().position(|m| m.id == id)
+    }
+}
+
+/// The registry.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    writer: Mutex<Writer>,
+    published: RcuBox<Snapshot>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            writer <- new_mutex!(Writer { modules: KVec::new() }),
+            published: RcuBox::new(),
+        })
+    }
+
+    /// Takes the writer mutex (blocks module events; see [`Writer::get`]).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock()
+    }
+
+    /// Number of indexed modules and of indexed address entries.
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        let guard = rcu::read_lock();
+        self.snapshot(&guard).map_or((0, 0), |s| {
+            (s.modules.len(), s.modules.iter().map(|m| m.indexed()).sum())
+        })
+    }
+
+    /// The published snapshot, valid while `guard` is held.
+    pub(crate) fn snapshot<'a>(&'a self, guard: &'a rcu::Guard) -> Option<&'a Snapshot> {
+        self.published.get(guard)
+    }
+
+    /// Appends the `0x<addr> <name>+0x<off>/0x<size> [<mod>]\n` or
+    /// `0x<addr> ?\n` line for `addr` to `line`.
+    ///
+    /// Lockless (RCU only), allocation free, never sleeps.
+    pub(crate) fn resolve_line(
+        &self,
+        addr: u64,
+        line: &mut Line,
+    ) -> core::result::Result<(), format::Overflow> {
+        let guard = rcu::read_lock();
+        match self.snapshot(&guard).and_then(|s| s.resolve(addr)) {
+            Some(r) => format::resolved(
+                line,
+                addr,
+                r.name(),
+                r.hit.offset,
+                r.hit.size,
+                r.module.name(),
+            ),
+            None => format::unresolved(line, addr),
+        }
+    }
+
+    /// Publishes the writer's current module list. On allocation failure the
+    /// old snapshot stays published: callers must only have *added* to the
+    /// list then (removals use [`Self::publish_or_clear`]).
+    fn publish(&self, w: &Writer) -> Result {
+        let snap = Snapshot::build(&w.modules)?;
+        self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
+        Ok(())
+    }
+
+    /// Publishes after a removal. If the new snapshot cannot be allocated,
+    /// unpublishes everything instead (lookups then answer `?` until the next
+    /// successful publication) rather than leave a stale module visible.
+    fn publish_or_clear(&self, w: &Writer) {
+        if self.publish(w).is_err() {
+            pr_warn!("out of memory: index unpublished until the next module event\n");
+            self.published.replace(None);
+        }
+    }
+
+    fn insert(&self, w: &mut Writer, m: &ModuleRef<'_>, state: ModState) {
+        if w.position(m.id()).is_some() {
+            return;
+        }
+        let added = ModIndex::build(m, state)
+            .and_then(|idx| Arc::new(idx, GFP_KERNEL).map_err(Into::into))
+            .and_then(|idx| w.modules.push(idx, GFP_KERNEL).map_err(Into::into));
+        let published = added.and_then(|()| self.publish(w));
+        if let Err(e) = published {
+            // Keep the writer list equal to what is published.
+            if let Some(p) = w.position(m.id()) {
+                drop(w.modules.remove(p));
+            }
+            pr_warn!(
+                "cannot index {}: {:?}\n",
+                kernel::str::BStr::from_bytes(m.name()),
+                e
+            );
+        }
+    }
+}
+
+impl ModuleEvents for Registry {
+    fn coming(&self, m: ModuleRef<'_>) {
+        let mut w = self.writer.lock();
+        self.insert(&mut w, &m, ModState::Coming);
+    }
+
+    fn live(&self, m: ModuleRef<'_>) {
+        let mut w = self.writer.lock();
+        let Some(p) = w.position(m.id()) else {
+            // Not indexed yet (adopted while its COMING chain had just
+            // finished, or an allocation failure at COMING): index the core.
+            self.insert(&mut w, &m, ModState::Live);
+            return;
+        };
+        let Some(old) = w.modules.get(p) else { return };
+        let live = ModIndex {
+            id: old.id,
+            name: old.name,
+            name_len: old.name_len,
+            state: ModState::Live,
+            core: old.core.clone(),
+            init: None,
+            build_ns: old.build_ns,
+        };
+        match Arc::new(live, GFP_KERNEL) {
+            Ok(live) => {
+                if let Some(slot) = w.modules.get_mut(p) {
+                    // The old entry (with the init part) stays alive in the
+                    // published snapshot until `publish` replaced it and
+                    // waited for the grace period.
+                    *slot = live;
+                }
+                self.publish_or_clear(&w);
+            }
+            Err(_) => {
+                // Cannot build the core-only entry: drop the module rather
+                // than keep the init part past its lifetime.
+                drop(w.modules.remove(p));
+                self.publish_or_clear(&w);
+            }
+        }
+    }
+
+    fn going(&self, m: ModuleRef<'_>) {
+        let mut w = self.writer.lock();
+        if let Some(p) = w.position(m.id()) {
+            let old = w.modules.remove(p);
+            // Unpublish and wait for the grace period before returning: the
+            // kernel frees the module right after this event.
+            self.publish_or_clear(&w);
+            drop(old);
+        }
+    }
+
+    fn existing(&self, m: ModuleRef<'_>) {
+        let mut w = self.writer.lock();
+        let state = m.state();
+        self.insert(
+            &mut w,
+            &m,
+            if state == ModState::Coming {
+                ModState::Coming
+            } else {
+                ModState::Live
+            },
+        );
+    }
+}
