@@ -329,6 +329,68 @@ pub fn lookup<T: SymbolTable + ?Sized>(
     })
 }
 
+/// The `pos`-th symbol of a region index, as [`lookup`] reports it for its
+/// own address: offset 0, size up to the next entry or the region end.
+///
+/// Walking `pos` from 0 lists a region's symbols in address order with their
+/// sizes (the `symbols` file) without any search.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::{build_region, symbol_at, Hit, Region, SymbolTable};
+///
+/// struct Table<'a>(&'a [(u64, u16, &'a str)]);
+/// impl SymbolTable for Table<'_> {
+///     fn len(&self) -> usize { self.0.len() }
+///     fn value(&self, i: usize) -> u64 { self.0[i].0 }
+///     fn shndx(&self, i: usize) -> u16 { self.0[i].1 }
+///     fn name(&self, i: usize) -> &[u8] { self.0[i].2.as_bytes() }
+/// }
+///
+/// let t = Table(&[(0, 0, ""), (0x1040, 1, "bar"), (0x1000, 1, "foo")]);
+/// let text = Region::new(0x1000, 0x100);
+/// let mut storage = [0u32; 2];
+/// let n = build_region(&t, text, &mut storage).unwrap();
+/// let first = symbol_at(&t, text, &storage[..n], 0).unwrap();
+/// assert_eq!((first.index, first.value, first.size), (2, 0x1000, 0x40));
+/// assert_eq!(symbol_at(&t, text, &storage[..n], 1).unwrap().size, 0xc0);
+/// assert_eq!(symbol_at(&t, text, &storage[..n], 2), None);
+/// ```
+pub fn symbol_at<T: SymbolTable + ?Sized>(
+    t: &T,
+    region: Region,
+    entries: &[u32],
+    pos: usize,
+) -> Option<Hit> {
+    if region.base == 0 {
+        return None;
+    }
+    let index = *entries.get(pos)?;
+    let value = t.value(index as usize);
+    let mut next = region.end();
+    if let Some(&e) = entries.get(pos.wrapping_add(1)) {
+        let v = t.value(e as usize);
+        if v < next {
+            next = v;
+        }
+    }
+    Some(Hit {
+        index,
+        value,
+        offset: 0,
+        size: next.wrapping_sub(value),
+    })
+}
+
+/// The first of `regions` that contains `addr`, like the
+/// `for_each_mod_mem_type()` scan of `find_kallsyms_symbol()` (pass the
+/// regions in `enum mod_mem_type` order, or only the text ones without
+/// `CONFIG_KALLSYMS_ALL`).
+pub fn find_region(regions: &[Region], addr: u64) -> Option<usize> {
+    regions.iter().position(|r| r.contains(addr))
+}
+
 /// Entries of the name index: `i >= 1`, not `SHN_UNDEF`, non-empty name.
 ///
 /// Mapping symbols are included: the kernel's `find_kallsyms_symbol_value()`

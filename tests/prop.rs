@@ -91,7 +91,7 @@ fn region() -> impl Strategy<Value = Region> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
 
     #[test]
     fn lookup_matches_oracle(t in table(), regions in prop::collection::vec(region(), 1..4), extra in prop::collection::vec(value(), 0..16)) {
@@ -112,6 +112,16 @@ proptest! {
                 }
             }
             prop_assert_eq!(m.resolve(a), m.resolve_oracle(a));
+        }
+        // symbol_at() walks a region in address order with lookup()'s sizes.
+        for (r, e) in &m.regions {
+            for pos in 0..=e.len() {
+                let at = modsym_core::index::symbol_at(&t, *r, e, pos);
+                let want = e.get(pos).and_then(|&i| {
+                    modsym_core::index::lookup(&t, *r, e, t.syms[i as usize].st_value)
+                });
+                prop_assert_eq!(at, want);
+            }
         }
     }
 

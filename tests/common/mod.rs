@@ -222,7 +222,8 @@ impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
 
     /// The first region containing `addr`, like `find_kallsyms_symbol()`.
     pub fn region_of(&self, addr: u64) -> Option<usize> {
-        self.regions.iter().position(|(r, _)| r.contains(addr))
+        let regions: Vec<Region> = self.regions.iter().map(|(r, _)| *r).collect();
+        index::find_region(&regions, addr)
     }
 
     /// modsym's answer.
