@@ -184,6 +184,15 @@ impl<'a> ModuleRef<'a> {
         self.ptr.as_ptr()
     }
 
+    /// The same module without access to its init part (init table and init
+    /// regions).
+    pub(crate) fn without_init(self) -> Self {
+        Self {
+            init_ok: false,
+            ..self
+        }
+    }
+
     /// Identity of the module: the address of its `struct module`.
     pub(crate) fn id(&self) -> usize {
         self.ptr.as_ptr() as usize
@@ -293,11 +302,9 @@ fn for_each_module(this: &ThisModule, _guard: &rcu::Guard, mut f: impl FnMut(Mod
     let offset = core::mem::offset_of!(bindings::module, list);
     // SAFETY: `this` is the calling module, alive while its code runs.
     let start = unsafe { &raw mut (*this.as_ptr()).list };
-    // SAFETY: `start` is a valid list node; `next` is read with `READ_ONCE`
-    // like `list_for_each_entry_rcu()`, under the RCU read lock held via `_guard`.
-    let mut node = unsafe { ptr::read_volatile(&raw const (*start).next) };
+    let mut node = start;
     let mut steps = 0usize;
-    while !node.is_null() && !ptr::eq(node, start) && steps < 1_000_000 {
+    while !node.is_null() && steps < 1_000_000 {
         steps += 1;
         // SAFETY: `node` is a list node reached under RCU, not yet freed.
         let in_module = unsafe { bindings::is_vmalloc_or_module_addr(node.cast::<c_void>()) } != 0;
@@ -321,8 +328,13 @@ fn for_each_module(this: &ThisModule, _guard: &rcu::Guard, mut f: impl FnMut(Mod
                 }
             }
         }
-        // SAFETY: As above: a node reached under RCU; `list_del_rcu()` keeps `next` valid.
+        // SAFETY: `node` is a list node reached under RCU (the first one is
+        // our own); `next` is read once like `list_for_each_entry_rcu()`, and
+        // `list_del_rcu()` keeps it valid for readers.
         node = unsafe { ptr::read_volatile(&raw const (*node).next) };
+        if ptr::eq(node, start) {
+            break;
+        }
     }
 }
 

@@ -508,9 +508,10 @@ impl ModuleEvents for Registry {
     fn live(&self, m: ModuleRef<'_>) {
         let mut w = self.writer.lock();
         let Some(p) = w.position(m.id()) else {
-            // Not indexed yet (adopted while its COMING chain had just
-            // finished, or an allocation failure at COMING): index the core.
-            self.insert(&mut w, &m, ModState::Live);
+            // Not indexed yet (skipped at adoption while its COMING chain had
+            // just finished, or an allocation failure at COMING): index the
+            // core only, the init part is about to be freed.
+            self.insert(&mut w, &m.without_init(), ModState::Live);
             return;
         };
         let Some(old) = w.modules.get(p) else { return };

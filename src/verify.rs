@@ -203,31 +203,63 @@ pub(crate) struct BenchRow {
     pub(crate) addresses: usize,
     /// Total time of modsym lookups (lookup + format), ns.
     pub(crate) modsym_total: u64,
+    /// Number of modsym lookups timed.
+    pub(crate) modsym_lookups: u64,
     /// Total time of `sprint_symbol()` on the same addresses, ns.
     pub(crate) kernel_total: u64,
-    /// Lookups per side (`addresses * iterations`).
-    pub(crate) lookups: u64,
+    /// Number of `sprint_symbol()` calls timed.
+    pub(crate) kernel_lookups: u64,
 }
 
 impl BenchRow {
     /// ns per modsym lookup.
     pub(crate) fn modsym_ns(&self) -> u64 {
-        self.modsym_total / self.lookups.max(1)
+        self.modsym_total / self.modsym_lookups.max(1)
     }
 
     /// ns per kernel lookup.
     pub(crate) fn kernel_ns(&self) -> u64 {
-        self.kernel_total / self.lookups.max(1)
+        self.kernel_total / self.kernel_lookups.max(1)
     }
 
-    /// kernel time / modsym time, in tenths.
+    /// kernel ns per lookup / modsym ns per lookup, in tenths.
     pub(crate) fn ratio_tenths(&self) -> u64 {
-        self.kernel_total.saturating_mul(10) / self.modsym_total.max(1)
+        let kernel = u128::from(self.kernel_total) * u128::from(self.modsym_lookups.max(1));
+        let modsym = u128::from(self.modsym_total.max(1)) * u128::from(self.kernel_lookups.max(1));
+        // Divide in u64 (no 128-bit division helper in the kernel): scale
+        // both down until they fit.
+        let shift = (128 - kernel.max(modsym).leading_zeros()).saturating_sub(60);
+        let k = u64::try_from(kernel >> shift).unwrap_or(u64::MAX);
+        let m = u64::try_from(modsym >> shift).unwrap_or(u64::MAX).max(1);
+        k.saturating_mul(10) / m
     }
 }
 
 fn elapsed_ns(start: Instant<Monotonic>) -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(0)
+}
+
+/// Shortest timed run per side. The clock can be coarse (`refined-jiffies`,
+/// 4 ms, in TCG guests without a usable TSC), so passes are repeated beyond
+/// the requested iterations until this much time has elapsed.
+const MIN_BENCH_NS: u64 = 100_000_000;
+
+/// Runs `pass` at least `iterations` times and for at least
+/// [`MIN_BENCH_NS`]; returns the elapsed ns and the number of passes.
+fn timed_passes(iterations: u64, mut pass: impl FnMut()) -> (u64, u64) {
+    let start = Instant::<Monotonic>::now();
+    let mut passes = 0u64;
+    loop {
+        pass();
+        passes += 1;
+        ffi::cond_resched();
+        if passes >= iterations {
+            let ns = elapsed_ns(start);
+            if ns >= MIN_BENCH_NS {
+                return (ns, passes);
+            }
+        }
+    }
 }
 
 /// Times modsym and `sprint_symbol()` on a fixed sample of up to
@@ -273,31 +305,26 @@ pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
         if sample.is_empty() {
             continue;
         }
-        let start = Instant::<Monotonic>::now();
-        for _ in 0..iterations {
+        let (modsym_total, modsym_passes) = timed_passes(iterations, || {
             for &a in sample.iter() {
                 line.clear();
                 let _ = black_box(reg.resolve_line(black_box(a), &mut line));
             }
-            ffi::cond_resched();
-        }
-        let modsym_total = elapsed_ns(start);
-        let start = Instant::<Monotonic>::now();
-        for _ in 0..iterations {
+        });
+        let (kernel_total, kernel_passes) = timed_passes(iterations, || {
             for &a in sample.iter() {
                 black_box(ffi::kernel_sprint_symbol(black_box(a), &mut kbuf));
             }
-            ffi::cond_resched();
-        }
-        let kernel_total = elapsed_ns(start);
+        });
         rows.push(
             BenchRow {
                 name,
                 symtab,
                 addresses: sample.len(),
                 modsym_total,
+                modsym_lookups: (sample.len() as u64).saturating_mul(modsym_passes),
                 kernel_total,
-                lookups: (sample.len() as u64).saturating_mul(iterations),
+                kernel_lookups: (sample.len() as u64).saturating_mul(kernel_passes),
             },
             GFP_KERNEL,
         )?;
