@@ -74,15 +74,7 @@ impl RegionIndex {
     /// Size of the symbol at position `k` of `entries`: up to the next
     /// entry's value, or to the region end.
     pub(crate) fn size_at(&self, table: &KTable, k: usize) -> u64 {
-        let Some(&e) = self.entries.get(k) else {
-            return 0;
-        };
-        let v = table.value(e as usize);
-        let next = match self.entries.get(k + 1) {
-            Some(&n) => table.value(n as usize),
-            None => self.region.end(),
-        };
-        next.wrapping_sub(v)
+        index::symbol_at(table, self.region, &self.entries, k).map_or(0, |h| h.size)
     }
 }
 
@@ -330,7 +322,7 @@ impl Snapshot {
     pub(crate) fn find(&self, addr: u64) -> Option<(&ModIndex, &TableIndex, &RegionIndex)> {
         let p = self.slots.partition_point(|s| s.base <= addr);
         let slot = self.slots.get(p.checked_sub(1)?)?;
-        if addr.wrapping_sub(slot.base) >= u64::from(slot.size) {
+        if !Region::new(slot.base, slot.size).contains(addr) {
             return None;
         }
         let m = self.modules.get(slot.module as usize)?;
