@@ -13,10 +13,33 @@ use modsym_core::index::{
 
 const TEXT: Region = Region::new(0xffff_ffff_c000_0000, 0x1000);
 
+/// A table that only implements the required methods (default `name_head()`).
+struct Plain<'a, T: ?Sized>(&'a T);
+
+impl<T: SymbolTable + ?Sized> SymbolTable for Plain<'_, T> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn value(&self, i: usize) -> u64 {
+        self.0.value(i)
+    }
+    fn shndx(&self, i: usize) -> u16 {
+        self.0.shndx(i)
+    }
+    fn name(&self, i: usize) -> &[u8] {
+        self.0.name(i)
+    }
+}
+
 /// Checks index == oracle at every address of small regions, and around
 /// every value and edge of large ones. Returns the number of addresses checked.
 fn check_all<T: SymbolTable + ?Sized>(t: &T, regions: &[Region]) -> usize {
     let m = Module::build(t, regions);
+    let plain = Plain(t);
+    let mp = Module::build(&plain, regions);
+    for ((_, a), (_, b)) in m.regions.iter().zip(&mp.regions) {
+        assert_eq!(a, b, "default name_head() builds the same index");
+    }
     let mut addrs = Vec::new();
     for r in regions {
         if r.size <= 0x2000 {
