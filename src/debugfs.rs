@@ -15,7 +15,7 @@ use kernel::{prelude::*, sync::rcu, sync::Arc};
 use crate::{
     ffi::{DebugfsDir, SeqHandler, SeqOut},
     format::{self, Line},
-    index::{self, SymbolTable},
+    index::SymbolTable,
     parse::{self, ParseError},
     registry::{ModIndex, Registry, Snapshot},
     verify::{self, BenchRow, Report},
@@ -112,27 +112,30 @@ impl Lookup {
                 continue;
             }
             let core = &m.core;
-            let matches = index::lookup_name(&core.table, &core.names, &self.name);
-            match matches.get(k) {
-                Some(&i) => {
-                    let i = i as usize;
-                    let value = core.table.value(i);
-                    let size = match snap.resolve(value) {
-                        Some(r)
-                            if core::ptr::eq(r.module, &**m)
-                                && r.table.same_as(&core.table)
-                                && r.hit.index as usize == i =>
-                        {
-                            r.hit.size
-                        }
-                        _ => 0,
-                    };
-                    let kind = core.table.kind(i);
-                    let name = core.table.name(i);
-                    return format::symbol(line, value, size, kind, name, m.name()).is_ok();
+            let mut found = None;
+            core.for_each_named(&self.name, |i| {
+                if k == 0 {
+                    found = Some(i);
+                    return false;
                 }
-                None => k -= matches.len(),
-            }
+                k -= 1;
+                true
+            });
+            let Some(i) = found else { continue };
+            let value = core.table.value(i);
+            let size = match snap.resolve(value) {
+                Some(r)
+                    if core::ptr::eq(r.module, &**m)
+                        && r.table.same_as(&core.table)
+                        && r.hit.index as usize == i =>
+                {
+                    r.hit.size
+                }
+                _ => 0,
+            };
+            let kind = core.table.kind(i);
+            let name = core.table.name(i);
+            return format::symbol(line, value, size, kind, name, m.name()).is_ok();
         }
         false
     }
@@ -172,7 +175,7 @@ impl SeqHandler for Lookup {
         out.write(self.line.as_bytes());
     }
 
-    fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
+    fn write(&mut self, reg: &Registry, input: &[u8]) -> Result {
         let q = parse::parse_name_query(input).map_err(|e| match e {
             ParseError::TooLong { .. } => E2BIG,
             _ => EINVAL,
@@ -186,7 +189,8 @@ impl SeqHandler for Lookup {
         self.any_module = q.module.is_none();
         self.module = module;
         self.name = name;
-        Ok(())
+        // Name indices are built on first use (see `TableIndex::names`).
+        reg.ensure_names()
     }
 }
 
