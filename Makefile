@@ -33,7 +33,7 @@ testmods:
 	$(KBUILD) M=$(CURDIR)/scripts/selftests/modules MO=$(MO)/testmods modules
 
 # Everything a guest needs, in one directory: modules (ours, the tests', the kernel's) and scripts.
-KERNEL_TEST_MODULES = fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
+KERNEL_TEST_MODULES = lib/crc/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
 	samples/livepatch/livepatch-sample.ko samples/rust/rust_minimal.ko
 payload: modules testmods
 	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload

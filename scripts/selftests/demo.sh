@@ -9,8 +9,9 @@ ktap_msg() { echo "  $*"; }
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "loading mbcache, jbd2 and ext4 (before modsym), modsym, then modsym_test"
-for m in mbcache jbd2 ext4 modsym modsym_test; do load "$m" || exit 1; done
+step "loading ext4 and its dependencies (before modsym), modsym, then modsym_test"
+load_ext4 || exit 1
+for m in modsym modsym_test; do load "$m" || exit 1; done
 
 step "cat $MODSYM_DEBUGFS/modules"
 cat "$MODSYM_DEBUGFS/modules"

@@ -28,6 +28,19 @@ load() {
 	fi
 }
 
+# ext4 and what it needs, in load order.
+EXT4_STACK="crc16 mbcache jbd2 ext4"
+load_ext4() {
+	for m in $EXT4_STACK; do
+		loaded "$m" || load "$m" || return 1
+	done
+}
+unload_ext4() {
+	for m in ext4 jbd2 mbcache crc16; do
+		unload "$m" || return 1
+	done
+}
+
 loaded() { [ -d "/sys/module/$1/sections" ] || grep -q "^$1 " /proc/modules; }
 unload() { ! loaded "$1" || rmmod "$1"; }
 
@@ -42,7 +55,8 @@ kallsyms_addr() { awk -v n="$1" -v m="[$2]" '$3 == n && $4 == m { print $1; exit
 
 # query FILE INPUT: write INPUT to a debugfs file and read the answer on the same open file.
 query() {
-	exec 3<>"$MODSYM_DEBUGFS/$1"
+	# `command` keeps a failed redirection from exiting the shell.
+	command exec 3<>"$MODSYM_DEBUGFS/$1" || return 1
 	printf '%s\n' "$2" >&3 || {
 		exec 3<&-
 		return 1

@@ -53,10 +53,7 @@ load_cycle() {
 	echo 1 >/sys/module/modsym_test/parameters/release
 	wait && unload modsym_test
 }
-ext4_cycle() {
-	load mbcache && load jbd2 && load ext4 || return 1
-	unload ext4 && unload jbd2 && unload mbcache
-}
+ext4_cycle() { load_ext4 && unload_ext4; }
 
 t_storm() {
 	load modsym || return 1
@@ -79,7 +76,7 @@ t_storm() {
 }
 
 t_after_storm() {
-	for m in modsym_test ext4 jbd2 mbcache; do unload "$m" || return 1; done
+	unload modsym_test && unload_ext4 || return 1
 	awk '!/^#/ { print $1 }' "$MODSYM_DEBUGFS/modules" | sort >"$work/indexed"
 	awk '{ print $1 }' /proc/modules | sort >"$work/loaded"
 	diff "$work/indexed" "$work/loaded" || return 1
@@ -90,11 +87,11 @@ t_after_storm() {
 
 # rmmod modsym while readers hold its files open and keep querying.
 t_rmmod_under_load() {
-	load mbcache && load jbd2 && load ext4 || return 1
+	load_ext4 || return 1
 	rm -f "$work/stop"
 	for f in resolve symbols verify; do
 		(
-			exec 3<"$MODSYM_DEBUGFS/$f" || exit 0
+			command exec 3<"$MODSYM_DEBUGFS/$f" || exit 0
 			while [ ! -e "$work/stop" ]; do
 				cat <&3 >/dev/null 2>&1 || break
 			done
@@ -110,7 +107,7 @@ t_rmmod_under_load() {
 	load modsym || return 1
 	expect_eq "ext4 after reload" "$(module_state ext4)" live || return 1
 	grep -qx "mismatches 0" "$MODSYM_DEBUGFS/verify" || return 1
-	rmmod modsym && unload ext4 && unload jbd2 && unload mbcache
+	rmmod modsym && unload_ext4
 }
 
 ktap_header 3
