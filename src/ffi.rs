@@ -338,6 +338,55 @@ fn for_each_module(this: &ThisModule, _guard: &rcu::Guard, mut f: impl FnMut(Mod
     }
 }
 
+/// What the kernel's module list says about the module whose memory holds
+/// an address, see [`module_at`].
+pub(crate) struct ModuleAt {
+    /// [`ModuleRef::id`] of the module.
+    pub(crate) id: usize,
+    /// Its state.
+    pub(crate) state: ModState,
+    /// Whether the address is in one of its init regions.
+    pub(crate) in_init: bool,
+}
+
+/// The module (not UNFORMED) whose memory contains `addr`, as the kernel's
+/// module list sees it right now, like `__module_address()` (not exported).
+///
+/// Used by `verify` to tell a real disagreement from a module that is
+/// between two states (the kernel resolves a COMING module before its COMING
+/// notification, init memory after the LIVE one, a GOING module until it is
+/// freed). Init region bounds are read racily: they are only compared.
+pub(crate) fn module_at(addr: u64) -> Option<ModuleAt> {
+    let this = kernel::module::this_module::<crate::Modsym>();
+    let guard = rcu::read_lock();
+    let mut found = None;
+    for_each_module(this, &guard, |m| {
+        if found.is_some() {
+            return;
+        }
+        for t in 0..MEM_TYPES {
+            // SAFETY: The module is alive during the walk (RCU). Init region
+            // bounds can change concurrently: read once (`READ_ONCE`).
+            let (base, size) = unsafe {
+                let mem = &raw const (*m.raw()).mem[t];
+                (
+                    ptr::read_volatile(&raw const (*mem).base),
+                    ptr::read_volatile(&raw const (*mem).size),
+                )
+            };
+            if size != 0 && Region::new(base as u64, size).contains(addr) {
+                found = Some(ModuleAt {
+                    id: m.id(),
+                    state: m.state(),
+                    in_init: t >= FIRST_INIT_TYPE,
+                });
+                return;
+            }
+        }
+    });
+    found
+}
+
 /// Receiver of module life cycle events, see [`ModuleNotifier`].
 ///
 /// Calls are serialised (the notifier's event lock), so an implementation
