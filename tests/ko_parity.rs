@@ -22,13 +22,21 @@ use std::path::{Path, PathBuf};
 /// Symbols checked per table at most (the oracle is `O(n)` per address).
 const MAX_SAMPLED_SYMBOLS: usize = 20_000;
 
+/// Oracle work per table at most (entries visited, about 2.5 ns each), so
+/// that a 100k-entry module costs seconds, not minutes; at least
+/// [`MIN_SAMPLED_SYMBOLS`] symbols are checked whatever the size.
+const ORACLE_BUDGET: usize = 1_000_000_000;
+const MIN_SAMPLED_SYMBOLS: usize = 1_000;
+
 /// Checks one table; returns the number of addresses compared.
 fn check_table(path: &Path, what: &str, t: &Table, regions: &[Region]) -> usize {
     let m = Module::build(t, regions);
     let in_regions: Vec<usize> = (1..t.len())
         .filter(|&i| regions.iter().any(|r| r.holds_value(t.value(i))))
         .collect();
-    let step = in_regions.len().div_ceil(MAX_SAMPLED_SYMBOLS).max(1);
+    let cap =
+        (ORACLE_BUDGET / (4 * t.len().max(1))).clamp(MIN_SAMPLED_SYMBOLS, MAX_SAMPLED_SYMBOLS);
+    let step = in_regions.len().div_ceil(cap).max(1);
     let mut addrs: Vec<u64> = Vec::new();
     for r in regions.iter().filter(|r| r.size > 0) {
         addrs.extend([r.base, r.end() - 1]);
@@ -66,26 +74,58 @@ fn real_modules_match_the_kernel_loop() {
         "no .ko found under {dirs:?}: build a kernel first (scripts/) or set MODSYM_KO_DIRS \
          to directories holding .ko files; this test never passes without real modules"
     );
-    let mut modules = 0usize;
-    let mut addresses = 0usize;
-    let mut symbols = 0usize;
-    let mut mapping = 0usize;
-    let mut by_machine = std::collections::BTreeMap::<u16, usize>::new();
-    let mut largest = (0usize, PathBuf::new());
-    for path in &kos {
-        let ko = load(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-        modules += 1;
-        *by_machine.entry(ko.machine).or_default() += 1;
-        symbols += ko.full.len();
-        mapping += (1..ko.full.len())
-            .filter(|&i| modsym_core::index::is_mapping_symbol(ko.full.name(i)))
-            .count();
-        if ko.full.len() > largest.0 {
-            largest = (ko.full.len(), path.clone());
-        }
-        addresses += check_table(path, "full", &ko.full, &ko.regions);
-        addresses += check_table(path, "core", &ko.core, &ko.regions);
+    struct Stats {
+        modules: usize,
+        addresses: usize,
+        symbols: usize,
+        mapping: usize,
+        by_machine: std::collections::BTreeMap<u16, usize>,
+        largest: (usize, PathBuf),
     }
+    let stats = std::sync::Mutex::new(Stats {
+        modules: 0,
+        addresses: 0,
+        symbols: 0,
+        mapping: 0,
+        by_machine: Default::default(),
+        largest: (0, PathBuf::new()),
+    });
+    // Modules are independent: share them out over the cores.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(path) = kos.get(k) else { break };
+                let ko = load(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+                let mapping = (1..ko.full.len())
+                    .filter(|&i| modsym_core::index::is_mapping_symbol(ko.full.name(i)))
+                    .count();
+                let checked = check_table(path, "full", &ko.full, &ko.regions)
+                    + check_table(path, "core", &ko.core, &ko.regions);
+                let mut s = stats.lock().unwrap();
+                s.modules += 1;
+                s.addresses += checked;
+                s.symbols += ko.full.len();
+                s.mapping += mapping;
+                *s.by_machine.entry(ko.machine).or_default() += 1;
+                if ko.full.len() > s.largest.0 {
+                    s.largest = (ko.full.len(), path.clone());
+                }
+            });
+        }
+    });
+    let Stats {
+        modules,
+        addresses,
+        symbols,
+        mapping,
+        by_machine,
+        largest,
+    } = stats.into_inner().unwrap();
     let machines: Vec<String> = by_machine
         .iter()
         .map(|(m, n)| {
