@@ -42,8 +42,21 @@ struct Input {
 }
 
 const POOL: &[&[u8]] = &[
-    b"", b"$x", b"$d", b"$", b".L", b".Ltmp", b"L0", b"L", b"L1", b"a", b"b", b"foo", b"foo",
-    b"bar", b"__ksymtab_foo",
+    b"",
+    b"$x",
+    b"$d",
+    b"$",
+    b".L",
+    b".Ltmp",
+    b"L0",
+    b"L",
+    b"L1",
+    b"a",
+    b"b",
+    b"foo",
+    b"foo",
+    b"bar",
+    b"__ksymtab_foo",
 ];
 
 struct Table(Vec<(u64, u16, Vec<u8>)>);
