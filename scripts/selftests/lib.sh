@@ -9,6 +9,7 @@ MODSYM_MODULE_PATH=${MODSYM_MODULE_PATH:-$selftests_dir/.. .}
 
 # find_ko NAME: print the path of NAME.ko (dashes and underscores alike), or fail.
 find_ko() {
+	local dir f
 	for dir in $MODSYM_MODULE_PATH; do
 		for f in "$dir/$1.ko" "$dir/$(echo "$1" | tr _ -).ko"; do
 			[ -f "$f" ] && echo "$f" && return 0
@@ -19,7 +20,7 @@ find_ko() {
 
 # load NAME [PARAM=VALUE...]: insmod from the module path, else modprobe.
 load() {
-	name=$1
+	local name=$1 path
 	shift
 	if path=$(find_ko "$name"); then
 		insmod "$path" "$@"
@@ -31,11 +32,13 @@ load() {
 # ext4 and what it needs, in load order.
 EXT4_STACK="crc16 mbcache jbd2 ext4"
 load_ext4() {
+	local m
 	for m in $EXT4_STACK; do
 		loaded "$m" || load "$m" || return 1
 	done
 }
 unload_ext4() {
+	local m
 	for m in ext4 jbd2 mbcache crc16; do
 		unload "$m" || return 1
 	done
@@ -83,7 +86,7 @@ hex() { printf '0x%x' "0x$1"; }
 
 # wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s.
 wait_for() {
-	tries=$(($1 * 10))
+	local tries=$(($1 * 10))
 	shift
 	while ! "$@"; do
 		tries=$((tries - 1))

@@ -190,9 +190,12 @@ t_symbols() {
 	ktap_msg "symbols lists $(wc -l </tmp/sym) ext4 symbols in address order"
 }
 
-# expect_error FILE INPUT ERRNO-TEXT: the write fails with that error.
+# expect_error FILE INPUT ERRNO-TEXT: one write of INPUT fails with that error.
 expect_error() {
-	out=$( (printf '%s' "$2" >"$MODSYM_DEBUGFS/$1") 2>&1)
+	local out
+	printf '%s' "$2" >/tmp/input
+	# dd reads the regular file whole and writes it with one write(), naming the error.
+	out=$(dd if=/tmp/input of="$MODSYM_DEBUGFS/$1" bs=1M 2>&1)
 	case $out in
 	*"$3"*) return 0 ;;
 	esac

@@ -18,9 +18,8 @@ work=$(mktemp -d)
 
 # Each worker loops until the stop file appears and leaves its count in $work/<name>.count.
 worker() {
-	name=$1
+	local name=$1 n=0
 	shift
-	n=0
 	while [ ! -e "$work/stop" ]; do
 		"$@" && n=$((n + 1))
 	done
@@ -85,24 +84,43 @@ t_after_storm() {
 	grep -qx "mismatches 0" "$work/verify.out"
 }
 
-# rmmod modsym while readers hold its files open and keep querying.
+# rmmod modsym while readers hold its files open and others keep opening and querying:
+# rmmod says the module is in use (an open debugfs file pins its module), readers see no
+# error until their files are gone, and once the holders close it unloads and reloads.
 t_rmmod_under_load() {
+	local f job holders=''
 	load_ext4 || return 1
-	rm -f "$work/stop"
+	rm -f "$work/stop" "$work/holders-done"
 	for f in resolve symbols verify; do
 		(
-			command exec 3<"$MODSYM_DEBUGFS/$f" || exit 0
+			command exec 3<"$MODSYM_DEBUGFS/$f" || exit 1
 			while [ ! -e "$work/stop" ]; do
-				cat <&3 >/dev/null 2>&1 || break
+				cat <&3 >/dev/null || exit 1
 			done
 		) &
+		holders="$holders $!"
 	done
-	(while [ ! -e "$work/stop" ]; do resolve 0x0 >/dev/null 2>&1; done) &
+	(
+		n=0
+		while [ ! -e "$work/done" ]; do resolve 0x0 >/dev/null 2>&1 && n=$((n + 1)); done
+		echo "$n" >"$work/openers.count"
+	) &
+	opener=$!
 	sleep 3
-	rmmod modsym || return 1
-	sleep 1
+	if rmmod modsym 2>"$work/rmmod.err"; then
+		ktap_msg "rmmod succeeded with files open"
+		return 1
+	fi
+	ktap_msg "rmmod with open files: $(cat "$work/rmmod.err")"
 	touch "$work/stop"
-	wait
+	# The holders exit 0 only if every read they made succeeded.
+	for job in $holders; do
+		wait "$job" || return 1
+	done
+	wait_for 30 rmmod modsym 2>/dev/null || return 1
+	touch "$work/done"
+	wait "$opener"
+	ktap_msg "an opener looped $(cat "$work/openers.count") times across the unload"
 	[ ! -e "$MODSYM_DEBUGFS" ] || return 1
 	load modsym || return 1
 	expect_eq "ext4 after reload" "$(module_state ext4)" live || return 1

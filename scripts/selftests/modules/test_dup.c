@@ -4,7 +4,7 @@
 
 int modsym_test_dup_caller(void);
 
-static noinline int dup_helper(void)
+static noinline __used int dup_helper(void)
 {
 	return 2;
 }

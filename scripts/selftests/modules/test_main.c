@@ -26,7 +26,7 @@ int modsym_test_dup_caller(void);
 int modsym_test_core_fn(int x);
 
 /* Same name as the static in test_dup.c: `lookup` must list both, in symtab order. */
-static noinline int dup_helper(void)
+static noinline __used int dup_helper(void)
 {
 	return 1;
 }
