@@ -51,6 +51,8 @@ fn pos_index(pos: u64) -> Option<usize> {
 /// `resolve`: addresses written on this fd, resolved at read time.
 pub(crate) struct Resolve {
     addrs: KVVec<u64>,
+    /// A token cut at the end of the last write waits here for the next one.
+    stream: parse::AddressStream,
     line: Line,
 }
 
@@ -61,11 +63,17 @@ impl SeqHandler for Resolve {
     fn open(_reg: &Registry) -> Result<Self> {
         Ok(Self {
             addrs: KVVec::new(),
+            stream: parse::AddressStream::new(),
             line: Line::new(),
         })
     }
 
     fn start(&mut self, reg: &Registry, pos: u64) -> bool {
+        // Reading ends the input: a token cut at the end of the last write is
+        // complete (room for it was reserved by that write). A bare `0x` is dropped.
+        if let Ok(Some(addr)) = self.stream.finish() {
+            let _ = self.addrs.push_within_capacity(addr);
+        }
         let Some(&addr) = pos_index(pos).and_then(|p| self.addrs.get(p)) else {
             return false;
         };
@@ -82,15 +90,22 @@ impl SeqHandler for Resolve {
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
-        let n = parse::validate(input).map_err(|_| EINVAL)?;
-        if self.addrs.len().saturating_add(n) > RESOLVE_MAX_PENDING {
+        let n = self.stream.check(input).map_err(|_| EINVAL)?;
+        // Room for the complete addresses and for a token this write may cut.
+        let room = n.saturating_add(1);
+        if self.addrs.len().saturating_add(room) > RESOLVE_MAX_PENDING.saturating_add(1) {
             return Err(E2BIG);
         }
-        self.addrs.reserve(n, GFP_KERNEL)?;
-        for addr in parse::addresses(input) {
-            // Validated above: neither branch can fail any more.
-            let addr = addr.map_err(|_| EINVAL)?;
-            self.addrs.push_within_capacity(addr).map_err(|_| ENOMEM)?;
+        self.addrs.reserve(room, GFP_KERNEL)?;
+        let mut lost = false;
+        self.stream
+            .feed(input, |addr| {
+                lost |= self.addrs.push_within_capacity(addr).is_err();
+            })
+            .map_err(|_| EINVAL)?;
+        if lost {
+            // Cannot happen: the room was reserved above.
+            return Err(ENOMEM);
         }
         Ok(())
     }

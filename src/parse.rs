@@ -60,6 +60,30 @@ pub enum ParseError {
     },
 }
 
+impl ParseError {
+    /// The same error with its offset moved by `by` (for a part of a larger input).
+    const fn shifted(self, by: usize) -> Self {
+        match self {
+            Self::InvalidDigit { offset } => Self::InvalidDigit {
+                offset: offset.saturating_add(by),
+            },
+            Self::TooLong { offset } => Self::TooLong {
+                offset: offset.saturating_add(by),
+            },
+            Self::NoDigits { offset } => Self::NoDigits {
+                offset: offset.saturating_add(by),
+            },
+            Self::ExtraToken { offset } => Self::ExtraToken {
+                offset: offset.saturating_add(by),
+            },
+            Self::InvalidByte { offset } => Self::InvalidByte {
+                offset: offset.saturating_add(by),
+            },
+            other => other,
+        }
+    }
+}
+
 impl core::fmt::Display for ParseError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
@@ -202,6 +226,209 @@ pub fn validate(input: &[u8]) -> Result<usize, ParseError> {
         Err(ParseError::Empty)
     } else {
         Ok(count)
+    }
+}
+
+/// Checks that `token` (at `offset` in the input) can still grow into a valid
+/// address token: hex digits, optionally after `0x`/`0X`, no more than a whole
+/// token may hold.
+fn check_prefix(token: &[u8], offset: usize) -> Result<(), ParseError> {
+    let (digits, skip) = match token {
+        [b'0', b'x' | b'X', rest @ ..] => (rest, 2),
+        _ => (token, 0),
+    };
+    if let Some(k) = digits.iter().position(|&b| hex_value(b).is_none()) {
+        return Err(ParseError::InvalidDigit {
+            offset: offset.saturating_add(skip).saturating_add(k),
+        });
+    }
+    if digits.len() > MAX_HEX_DIGITS {
+        return Err(ParseError::TooLong { offset });
+    }
+    Ok(())
+}
+
+/// One address token held between writes (at most [`MAX_ADDRESS_TOKEN`] bytes).
+#[derive(Clone, Copy, Debug, Default)]
+struct Token {
+    buf: [u8; MAX_ADDRESS_TOKEN],
+    len: usize,
+}
+
+impl Token {
+    /// `a` followed by `b`, or `None` if longer than a token may be.
+    fn join(a: &[u8], b: &[u8]) -> Option<Self> {
+        let mut t = Self {
+            len: a.len().checked_add(b.len())?,
+            ..Self::default()
+        };
+        let (front, back) = t.buf.get_mut(..t.len)?.split_at_mut(a.len());
+        front.copy_from_slice(a);
+        back.copy_from_slice(b);
+        Some(t)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Address input that arrives in several writes, as through `cat file > resolve`,
+/// which may cut a token anywhere.
+///
+/// A token at the very end of a write (no separator after it) is kept and
+/// continued by the next write, as the kernel's `trace_parser` does for
+/// `set_ftrace_filter`; [`AddressStream::finish`] takes it as complete.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::parse::AddressStream;
+///
+/// let mut stream = AddressStream::new();
+/// let mut got = Vec::new();
+/// assert_eq!(stream.feed(b"10 0xff", |a| got.push(a)), Ok(1));
+/// assert_eq!(stream.feed(b"ff 2\n", |a| got.push(a)), Ok(2));
+/// assert_eq!(stream.feed(b"3", |a| got.push(a)), Ok(0));
+/// assert_eq!(stream.finish(), Ok(Some(3)));
+/// assert_eq!(got, [0x10, 0xffff, 0x2]);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AddressStream {
+    kept: Token,
+}
+
+/// How one write splits.
+struct Plan<'a> {
+    /// The kept token, completed by this write.
+    completed: Option<Token>,
+    /// Whole tokens, starting at `whole_offset` in the write.
+    whole: &'a [u8],
+    whole_offset: usize,
+    /// The token to keep for the next write (possibly empty).
+    kept: Token,
+}
+
+impl AddressStream {
+    /// An empty stream.
+    pub const fn new() -> Self {
+        Self {
+            kept: Token {
+                buf: [0; MAX_ADDRESS_TOKEN],
+                len: 0,
+            },
+        }
+    }
+
+    /// Splits `input` as the continuation of the stream and checks the parts
+    /// that are not whole tokens.
+    fn plan<'a>(&self, input: &'a [u8]) -> Result<Plan<'a>, ParseError> {
+        let mut rest_offset = 0;
+        let mut completed = None;
+        if self.kept.len > 0 {
+            let head = input
+                .iter()
+                .position(|&b| is_separator(b))
+                .unwrap_or(input.len());
+            let more = input.get(..head).unwrap_or(&[]);
+            let joined =
+                Token::join(self.kept.as_bytes(), more).ok_or(ParseError::TooLong { offset: 0 })?;
+            check_prefix(joined.as_bytes(), 0)?;
+            if head == input.len() {
+                // Still no separator: the token stays cut.
+                return Ok(Plan {
+                    completed: None,
+                    whole: &[],
+                    whole_offset: input.len(),
+                    kept: joined,
+                });
+            }
+            completed = Some(joined);
+            rest_offset = head;
+        }
+        let rest = input.get(rest_offset..).unwrap_or(&[]);
+        let cut_start = match rest.last() {
+            Some(&b) if !is_separator(b) => rest
+                .iter()
+                .rposition(|&b| is_separator(b))
+                .map_or(0, |p| p + 1),
+            _ => rest.len(),
+        };
+        let (whole, cut) = rest.split_at(cut_start);
+        let cut_offset = rest_offset + cut_start;
+        check_prefix(cut, cut_offset)?;
+        let kept = Token::join(cut, &[]).ok_or(ParseError::TooLong { offset: cut_offset })?;
+        Ok(Plan {
+            completed,
+            whole,
+            whole_offset: rest_offset,
+            kept,
+        })
+    }
+
+    /// Parses `input`, passing every completed address to `sink`; returns
+    /// their number and the token to keep.
+    fn run(&self, input: &[u8], mut sink: impl FnMut(u64)) -> Result<(usize, Token), ParseError> {
+        let plan = self.plan(input)?;
+        let mut n = 0;
+        if let Some(token) = plan.completed {
+            sink(parse_token(token.as_bytes(), 0)?);
+            n += 1;
+        }
+        for address in addresses(plan.whole) {
+            sink(address.map_err(|e| e.shifted(plan.whole_offset))?);
+            n += 1;
+        }
+        if n == 0 && plan.kept.len == 0 {
+            return Err(ParseError::Empty);
+        }
+        Ok((n, plan.kept))
+    }
+
+    /// Number of addresses `input` would complete; changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`], with offsets into `input` (into the joined token for
+    /// a token begun by an earlier write); [`ParseError::Empty`] if `input`
+    /// neither holds nor ends a token.
+    pub fn check(&self, input: &[u8]) -> Result<usize, ParseError> {
+        self.run(input, |_| {}).map(|(n, _)| n)
+    }
+
+    /// Takes one write: checks all of it, then passes every address it
+    /// completes to `sink`, in order, and keeps a token cut at its end.
+    /// Returns the number of addresses passed. On error nothing is passed and
+    /// the stream is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As [`AddressStream::check`].
+    pub fn feed(&mut self, input: &[u8], sink: impl FnMut(u64)) -> Result<usize, ParseError> {
+        self.check(input)?;
+        let (n, kept) = self.run(input, sink)?;
+        self.kept = kept;
+        Ok(n)
+    }
+
+    /// Whether a cut token is waiting for the next write or [`finish`](Self::finish).
+    pub fn has_kept(&self) -> bool {
+        self.kept.len > 0
+    }
+
+    /// Ends the stream (reading begins): the kept token as an address, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::NoDigits`] if the kept token is a bare `0x`; the token is
+    /// dropped either way.
+    pub fn finish(&mut self) -> Result<Option<u64>, ParseError> {
+        if self.kept.len == 0 {
+            return Ok(None);
+        }
+        let result = parse_token(self.kept.as_bytes(), 0).map(Some);
+        self.kept = Token::default();
+        result
     }
 }
 

@@ -5,7 +5,8 @@
 use core::fmt::Write;
 use modsym_core::format::{self, resolved, symbol, unresolved, Line, Overflow, LINE_CAPACITY};
 use modsym_core::parse::{
-    addresses, parse_name_query, validate, NameQuery, ParseError, MAX_MODULE_LEN, MAX_NAME_LEN,
+    addresses, parse_name_query, validate, AddressStream, NameQuery, ParseError, MAX_MODULE_LEN,
+    MAX_NAME_LEN,
 };
 use proptest::prelude::*;
 
@@ -252,4 +253,102 @@ proptest! {
         prop_assert_eq!(validate(&input), expect);
         let _ = parse_name_query(&input);
     }
+
+    /// Cutting a valid input into writes anywhere gives the same addresses
+    /// as one write, as `cat file > resolve` must.
+    #[test]
+    fn stream_cut_anywhere(
+        values in prop::collection::vec((any::<u64>(), 0..3u8), 1..12),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        trailing_sep in any::<bool>(),
+    ) {
+        let mut input = String::new();
+        for (k, &(v, prefix)) in values.iter().enumerate() {
+            if k > 0 {
+                input.push(if k % 3 == 0 { '\n' } else { ' ' });
+            }
+            input.push_str(["", "0x", "0X"][prefix as usize]);
+            input.push_str(&format!("{v:x}"));
+        }
+        if trailing_sep {
+            input.push('\n');
+        }
+        let bytes = input.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        points.push(0);
+        points.push(bytes.len());
+        points.sort_unstable();
+        points.dedup();
+        let mut stream = AddressStream::new();
+        let mut got = Vec::new();
+        for w in points.windows(2) {
+            let piece = &bytes[w[0]..w[1]];
+            // A piece of only separators between two whole tokens is an empty write.
+            let checked = stream.check(piece);
+            let fed = stream.feed(piece, |a| got.push(a));
+            prop_assert_eq!(checked, fed);
+            if let Err(e) = fed {
+                prop_assert_eq!(e, ParseError::Empty);
+                prop_assert!(piece.iter().all(|&b| b == b' ' || b == b'\n'));
+            }
+        }
+        got.extend(stream.finish().unwrap());
+        prop_assert_eq!(got, values.iter().map(|v| v.0).collect::<Vec<_>>());
+    }
+
+    /// A rejected write leaves the stream as it was.
+    #[test]
+    fn stream_rejects_atomically(
+        first in "[0-9a-f ]{0,20}",
+        bad in "[0-9a-f ]{0,10}[g-wyz][0-9a-f ]{0,10}",
+    ) {
+        let mut a = AddressStream::new();
+        let mut b = AddressStream::new();
+        let _ = a.feed(first.as_bytes(), |_| {});
+        let _ = b.feed(first.as_bytes(), |_| {});
+        let mut seen = 0;
+        prop_assert!(a.feed(bad.as_bytes(), |_| seen += 1).is_err());
+        prop_assert_eq!(seen, 0);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let _ = a.feed(b" 1 ", |v| x.push(v));
+        let _ = b.feed(b" 1 ", |v| y.push(v));
+        prop_assert_eq!(x, y);
+    }
+}
+
+#[test]
+fn stream_edges() {
+    let mut s = AddressStream::new();
+    // A write with no token and nothing kept is empty.
+    assert_eq!(s.feed(b" \n", |_| {}), Err(ParseError::Empty));
+    // "0" then "x1f": one token across two writes.
+    let mut got = Vec::new();
+    assert_eq!(s.feed(b"0", |a| got.push(a)), Ok(0));
+    assert!(s.has_kept());
+    assert_eq!(s.feed(b"x1f\n", |a| got.push(a)), Ok(1));
+    assert_eq!(got, [0x1f]);
+    // Whitespace alone completes a kept token.
+    assert_eq!(s.feed(b"abc", |a| got.push(a)), Ok(0));
+    assert_eq!(s.feed(b" ", |a| got.push(a)), Ok(1));
+    assert_eq!(got, [0x1f, 0xabc]);
+    // A token grown past 16 digits across writes is too long.
+    assert_eq!(s.feed(b"0x1234567812345678", |_| {}), Ok(0));
+    assert_eq!(s.feed(b"9", |_| {}), Err(ParseError::TooLong { offset: 0 }));
+    assert_eq!(s.feed(b" ", |_| {}), Ok(1));
+    // A bad byte right after a kept token.
+    assert_eq!(s.feed(b"12", |_| {}), Ok(0));
+    assert!(matches!(
+        s.feed(b"g ", |_| {}),
+        Err(ParseError::InvalidDigit { .. })
+    ));
+    // A bare 0x still kept when reading starts.
+    assert_eq!(s.finish(), Ok(Some(0x12)));
+    assert_eq!(s.feed(b"0x", |_| {}), Ok(0));
+    assert_eq!(s.finish(), Err(ParseError::NoDigits { offset: 0 }));
+    assert_eq!(s.finish(), Ok(None));
+    // Errors in whole tokens carry their offset in the write.
+    assert_eq!(
+        s.feed(b"1 2g 3", |_| {}),
+        Err(ParseError::InvalidDigit { offset: 3 })
+    );
 }
