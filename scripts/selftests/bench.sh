@@ -1,0 +1,88 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# modsym's in-guest performance measurements (`make bench`). Prints `bench:` lines that
+# scripts/bench turns into a table; runs on any guest with modsym.ko and the generated
+# modules (built with MODSYM_BENCH=1). Loads and unloads modules; leaves modsym unloaded.
+#   BENCH_REPEAT=5  insmod timings per module and setting (the median is reported)
+# shellcheck shell=dash
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+ktap_msg() { echo "# $*"; }
+
+REPEAT=${BENCH_REPEAT:-5}
+# The generated modules by size (about 5k, 50k, 100k and 250k symtab entries on x86_64),
+# then a real one.
+SIZED="modsym_gen1k_1 modsym_gen10k modsym_bulk20k modsym_gen50k"
+MODULES="$SIZED ext4"
+
+[ "$(id -u)" = 0 ] || {
+	echo "bench: must be root" >&2
+	exit 4
+}
+for m in modsym $SIZED $EXT4_STACK; do
+	have_module "$m" || {
+		echo "bench: $m.ko not found (build with MODSYM_BENCH=1)" >&2
+		exit 4
+	}
+done
+
+# timed CMD...: run CMD, print the microseconds it took. The clock is the printk
+# timestamp of two marks written to /dev/kmsg at debug level (kept off the console);
+# busybox's date has no sub-second format.
+timed() {
+	echo "<7>modsym-bench: t0" >/dev/kmsg
+	"$@" >/dev/null || return 1
+	echo "<7>modsym-bench: t1" >/dev/kmsg
+	dmesg | sed -n 's/^\[ *\([0-9]*\)\.\([0-9]\{6\}\)\] modsym-bench: t\([01]\)$/\3 \1\2/p' |
+		awk '{ t[$1] = $2 } END { print t[1] - t[0] }'
+}
+
+# median: the middle of the numbers on stdin.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# load_time_us MODULE: median insmod time of MODULE over REPEAT loads.
+load_time_us() {
+	local i=0
+	while [ "$i" -lt "$REPEAT" ]; do
+		timed load "$1" || return 1
+		unload "$1" || return 1
+		i=$((i + 1))
+	done | median
+}
+
+aff=/sys/kernel/tracing/available_filter_functions
+ktap_msg "available_filter_functions, nothing extra loaded"
+echo "bench: aff_base_us $(timed cat "$aff")"
+
+load_ext4 && unload ext4 || exit 1
+for m in $MODULES; do
+	ktap_msg "insmod $m without modsym, $REPEAT times"
+	echo "bench: load_us $m plain $(load_time_us "$m")"
+done
+load modsym || exit 1
+for m in $MODULES; do
+	ktap_msg "insmod $m with modsym, $REPEAT times"
+	echo "bench: load_us $m modsym $(load_time_us "$m")"
+done
+
+for m in $MODULES; do load "$m" || exit 1; done
+awk -v list=" $MODULES " 'index(list, " " $1 " ") { print "bench: module", $0 }' "$MODSYM_DEBUGFS/modules"
+ktap_msg "bench: ns per lookup, modsym and sprint_symbol() on the same addresses"
+query bench 10 | awk -v list=" $MODULES " 'index(list, " " $1 " ") { print "bench: lookup", $0 }'
+
+# The upstream workload: every function of the 20k-function module.
+for m in $MODULES; do [ "$m" = modsym_bulk20k ] || unload "$m" || exit 1; done
+kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { print "0x" $1 }' >/tmp/bulk-addrs
+ktap_msg "resolve every function of modsym_bulk20k ($(wc -l </tmp/bulk-addrs) addresses), one write"
+resolve_all() {
+	exec 3<>"$MODSYM_DEBUGFS/resolve" && cat /tmp/bulk-addrs >&3 && cat <&3 >/tmp/bulk-answers
+	exec 3<&-
+}
+echo "bench: resolve_us $(wc -l </tmp/bulk-addrs) $(timed resolve_all)"
+[ "$(grep -c ' modsym_bulk_fn' /tmp/bulk-answers)" = "$(wc -l </tmp/bulk-addrs)" ] || {
+	echo "bench: resolve answered $(grep -c ' modsym_bulk_fn' /tmp/bulk-answers) of $(wc -l </tmp/bulk-addrs)" >&2
+	exit 1
+}
+ktap_msg "available_filter_functions with modsym_bulk20k loaded"
+echo "bench: aff_bulk_us $(timed cat "$aff")"
+unload modsym_bulk20k && unload_ext4 && unload modsym
