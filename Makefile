@@ -17,7 +17,7 @@ endif
 MO ?= $(CURDIR)/build/$(ARCH)-$(PROFILE)
 KBUILD = $(MAKE) -C $(KDIR) ARCH=$(ARCH) LLVM=$(LLVM)
 
-.PHONY: all modules testmods payload run check bench clean help
+.PHONY: all modules testmods klp payload run check bench clean help
 
 all: modules
 
@@ -35,11 +35,27 @@ testmods:
 # Everything a guest needs, in one directory: modules (ours, the tests', the kernel's) and scripts.
 KERNEL_TEST_MODULES = lib/crc/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
 	samples/livepatch/livepatch-sample.ko samples/rust/rust_minimal.ko
-payload: modules testmods
+payload: modules testmods klp
 	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload
 	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
 	@cp -r scripts/selftests $(MO)/payload/
 	@rm -rf $(MO)/payload/selftests/modules
+	@cp -r $(MO)/klp/livepatch $(MO)/payload/
+
+# The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
+# scripts, their test modules and the static test program, laid out as they expect.
+KLP_CC_x86_64 = gcc
+KLP_CC_arm64 = aarch64-linux-gnu-gcc
+klp:
+	@$(ENSURE_KERNEL)
+	@src=$(KDIR)/source/tools/testing/selftests/livepatch; \
+	[ -d "$$src" ] || src=$(KDIR)/tools/testing/selftests/livepatch; \
+	[ -d "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR)"; exit 1; }; \
+	rm -rf $(MO)/klp/livepatch && mkdir -p $(MO)/klp/livepatch/test_modules && \
+	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
+	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
+	cp $$src/functions.sh $$src/test-*.sh $$src/settings $(MO)/klp/livepatch/ && \
+	$(KLP_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c
 
 run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \

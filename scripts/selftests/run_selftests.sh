@@ -6,7 +6,7 @@
 # Usage: run_selftests.sh [TEST...]    (default: all tests)
 # shellcheck shell=dash
 dir=$(cd "$(dirname "$0")" && pwd)
-tests=${*:-modsym.sh stress.sh kmemleak.sh}
+tests=${*:-modsym.sh livepatch.sh corpus.sh stress.sh kmemleak.sh}
 rc=0
 # Forget what kmemleak saw before the tests, so kmemleak.sh reports only what they leaked.
 [ ! -e /sys/kernel/debug/kmemleak ] || echo clear >/sys/kernel/debug/kmemleak

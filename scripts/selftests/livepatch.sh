@@ -1,0 +1,71 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The kernel's own livepatch selftests (tools/testing/selftests/livepatch: bash scripts and
+# their test modules) with modsym loaded, then modsym's parity check (KTAP, one test per
+# script). `make payload` puts them in ../livepatch; KLP_SELFTESTS_DIR overrides.
+# Needs root, bash and CONFIG_LIVEPATCH. On a busybox userland, thin adapters (klp-shims/)
+# supply the GNU/kmod options and messages the scripts use; GNU systems run them as they are.
+# shellcheck shell=dash disable=SC2317 # tests run through ktap_run
+# shellcheck source=ktap.sh
+. "$(dirname "$0")/ktap.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+KLP_DIR=${KLP_SELFTESTS_DIR:-$selftests_dir/../livepatch}
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit "$KSFT_SKIP"
+}
+[ "$(id -u)" = 0 ] || skip_all "must be root"
+[ -f "$KLP_DIR/functions.sh" ] || skip_all "no livepatch selftests in $KLP_DIR"
+command -v bash >/dev/null || skip_all "no bash"
+[ -d /sys/kernel/livepatch ] || skip_all "no CONFIG_LIVEPATCH"
+
+# Adapters for busybox tools, only where the tool lacks what the scripts use. The scripts
+# call /bin/stat by path, so a busybox /bin/stat link is swapped for the adapter meanwhile.
+shims=/tmp/modsym-klp-shims
+rm -rf "$shims" && mkdir -p "$shims"
+probe_ko=$(find "$KLP_DIR/test_modules" -name '*.ko' | head -n 1)
+date --rfc-3339=ns >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/date" "$shims/"
+sysctl --values kernel.ostype >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/sysctl" "$shims/"
+modinfo "$probe_ko" 2>/dev/null | grep -q '^name:' || cp "$selftests_dir/klp-shims/modinfo" "$shims/"
+[ "$(readlink /bin/insmod 2>/dev/null)" != /bin/busybox ] || cp "$selftests_dir/klp-shims/insmod" "$shims/"
+stat_swapped=
+if ! /bin/stat --format %A / >/dev/null 2>&1 && [ "$(readlink /bin/stat)" = /bin/busybox ]; then
+	mv /bin/stat /bin/stat.modsym-busybox && cp "$selftests_dir/klp-shims/stat" /bin/stat && stat_swapped=1
+fi
+restore() {
+	[ -z "$stat_swapped" ] || mv /bin/stat.modsym-busybox /bin/stat
+	rm -rf "$shims"
+}
+trap restore EXIT
+adapters=$(cd "$shims" && find . -type f | sed 's|^\./||' | tr '\n' ' ')
+[ -z "$adapters$stat_swapped" ] || ktap_msg "busybox adapters: $adapters${stat_swapped:+/bin/stat}"
+
+# run_klp SCRIPT: one kernel selftest script, its output as KTAP comments.
+run_klp() {
+	(cd "$KLP_DIR" && PATH=$shims:$PATH KDIR=$KLP_DIR bash "./$1") >/tmp/klp.out 2>&1
+	status=$?
+	sed 's/^/# /' /tmp/klp.out
+	loaded modsym || {
+		ktap_msg "modsym is no longer loaded"
+		return 1
+	}
+	return "$status"
+}
+
+t_verify_after() {
+	cat "$MODSYM_DEBUGFS/verify" >/tmp/verify || return 1
+	ktap_msg "verify: $(tr '\n' ' ' </tmp/verify | cut -c1-200)"
+	awk '$1 == "mismatches" { bad = $2 } $1 == "addresses" { n = $2 } END { exit !(n > 0 && bad == 0) }' /tmp/verify
+}
+
+scripts=$(cd "$KLP_DIR" && ls test-*.sh)
+load modsym || exit 1
+ktap_header $(($(echo "$scripts" | wc -w) + 1))
+for s in $scripts; do
+	ktap_run "kernel livepatch selftest $s with modsym loaded" run_klp "$s"
+done
+ktap_run "modsym verify: 0 mismatches after the livepatch selftests" t_verify_after
+rmmod modsym
+ktap_finish
