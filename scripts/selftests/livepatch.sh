@@ -30,6 +30,8 @@ date --rfc-3339=ns >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/date" "$shims
 sysctl --values kernel.ostype >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/sysctl" "$shims/"
 modinfo "$probe_ko" 2>/dev/null | grep -q '^name:' || cp "$selftests_dir/klp-shims/modinfo" "$shims/"
 [ "$(readlink /bin/insmod 2>/dev/null)" != /bin/busybox ] || cp "$selftests_dir/klp-shims/insmod" "$shims/"
+diff --label a -upr /dev/null /dev/null >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/diff" "$shims/"
+getconf _NPROCESSORS_ONLN >/dev/null 2>&1 || cp "$selftests_dir/klp-shims/getconf" "$shims/"
 stat_swapped=
 if ! /bin/stat --format %A / >/dev/null 2>&1 && [ "$(readlink /bin/stat)" = /bin/busybox ]; then
 	mv /bin/stat /bin/stat.modsym-busybox && cp "$selftests_dir/klp-shims/stat" /bin/stat && stat_swapped=1

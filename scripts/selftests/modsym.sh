@@ -215,6 +215,9 @@ expect_error() {
 	return 1
 }
 
+# A write of only a newline (a shell cannot make an empty write(): it writes nothing).
+newline='
+'
 t_bad_input() {
 	vmlinux=$(awk '$4 == "" && $2 ~ /^[tT]$/ { print $1; exit }' /proc/kallsyms)
 	for a in 0x0 0 0xffffffffffffffff "0x$vmlinux" 0x1234; do
@@ -226,7 +229,7 @@ t_bad_input() {
 		expect_error resolve "0x12345678123456781" "Invalid argument" &&
 		expect_error resolve " " "Invalid argument" &&
 		expect_error resolve "$(head -c 300000 /dev/zero | tr '\0' 1)" "Argument list too long" &&
-		expect_error lookup "" "Invalid argument" &&
+		expect_error lookup "$newline" "Invalid argument" &&
 		expect_error lookup "a b" "Invalid argument" &&
 		expect_error lookup ":name" "Invalid argument" &&
 		expect_error lookup "$(head -c 600 /dev/zero | tr '\0' a)" "Argument list too long" &&

@@ -48,7 +48,8 @@ load_cycle() {
 	! load modsym_test fail=1 2>/dev/null || return 1
 	load modsym_test wait=1 &
 	wait_for 30 test -e /sys/module/modsym_test/parameters/release || return 1
-	resolve "$(hex "$(kallsyms_addr modsym_test_init_helper modsym_test)")" >/dev/null
+	a=$(kallsyms_addr modsym_test_init_helper modsym_test)
+	[ -z "$a" ] || resolve "$(hex "$a")" >/dev/null
 	echo 1 >/sys/module/modsym_test/parameters/release
 	wait && unload modsym_test
 }
