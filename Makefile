@@ -41,6 +41,7 @@ payload: modules testmods klp
 	@cp -r scripts/selftests $(MO)/payload/
 	@rm -rf $(MO)/payload/selftests/modules
 	@cp -r $(MO)/klp/livepatch $(MO)/payload/
+	@cp $(MO)/klp/insmod $(MO)/payload/selftests/klp-shims/
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
 # scripts, their test modules and the static test program, laid out as they expect.
@@ -55,7 +56,8 @@ klp:
 	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
 	cp $$src/functions.sh $$src/test-*.sh $$src/settings $(MO)/klp/livepatch/ && \
-	$(KLP_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c
+	$(KLP_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c && \
+	$(KLP_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/klp/insmod scripts/selftests/klp-shims/insmod.c
 
 run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \

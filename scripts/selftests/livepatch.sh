@@ -3,8 +3,9 @@
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch: bash scripts and
 # their test modules) with modsym loaded, then modsym's parity check (KTAP, one test per
 # script). `make payload` puts them in ../livepatch; KLP_SELFTESTS_DIR overrides.
-# Needs root, bash and CONFIG_LIVEPATCH. On a busybox userland, thin adapters (klp-shims/)
-# supply the GNU/kmod options and messages the scripts use; GNU systems run them as they are.
+# Needs root, bash and CONFIG_LIVEPATCH. On a busybox userland, thin adapters (klp-shims/;
+# `make payload` builds its insmod.c) supply the GNU/kmod options and messages the scripts
+# use; GNU systems run them as they are.
 # shellcheck shell=dash disable=SC2317 # tests run through ktap_run
 # shellcheck source=ktap.sh
 . "$(dirname "$0")/ktap.sh"
