@@ -80,6 +80,7 @@ help:
 	@echo '                  boot a QEMU guest with modsym loaded and show it at work'
 	@echo '  make check      run every test on x86_64 and arm64 (host tests, guest selftests)'
 	@echo '  make bench [ARCH=arm64]'
-	@echo '                  boot a guest and print the performance report'
+	@echo '                  boot a guest and print the performance report (markdown; also'
+	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
 	@echo 'First use installs the toolchain and builds the test kernels (about 15 minutes).'
