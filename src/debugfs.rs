@@ -8,7 +8,7 @@
 //! before changing anything. Opening requires `CAP_SYSLOG` (checked in
 //! `ffi`). Formats are documented in the README and design notes.
 
-use core::fmt::Write;
+use core::{fmt::Write, marker::PhantomData};
 
 use kernel::{prelude::*, sync::rcu, sync::Arc};
 
@@ -37,8 +37,8 @@ pub(crate) fn create(reg: Arc<Registry>) -> Result<DebugfsDir<Registry>> {
     let dir = DebugfsDir::new(c"modsym", reg)?;
     dir.file::<Resolve>(c"resolve", 0o600)?;
     dir.file::<Lookup>(c"lookup", 0o600)?;
-    dir.file::<Modules>(c"modules", 0o400)?;
-    dir.file::<Symbols>(c"symbols", 0o400)?;
+    dir.file::<ListingFile<Modules>>(c"modules", 0o400)?;
+    dir.file::<ListingFile<Symbols>>(c"symbols", 0o400)?;
     dir.file::<Verify>(c"verify", 0o400)?;
     dir.file::<Bench>(c"bench", 0o600)?;
     Ok(dir)
@@ -223,27 +223,46 @@ fn module_line(line: &mut Line, m: &ModIndex) -> core::fmt::Result {
     )
 }
 
-/// `modules`: header, then one line per indexed module.
-pub(crate) struct Modules {
-    line: Line,
+/// A read-only listing: item `pos` is one line.
+pub(crate) trait Listing: Send + 'static {
+    /// Writes item `pos` into `line` (empty on entry); false past the end.
+    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool;
 }
 
-impl SeqHandler for Modules {
+/// A read-only file printing one [`Line`] per item of `L`.
+pub(crate) struct ListingFile<L: Listing> {
+    line: Line,
+    _listing: PhantomData<L>,
+}
+
+impl<L: Listing> SeqHandler for ListingFile<L> {
     type Data = Registry;
     const MAX_WRITE: usize = 0;
 
     fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self { line: Line::new() })
+        Ok(Self {
+            line: Line::new(),
+            _listing: PhantomData,
+        })
     }
 
     fn start(&mut self, reg: &Registry, pos: u64) -> bool {
         self.line.clear();
-        let Some(p) = pos_index(pos) else {
-            return false;
-        };
-        let Some(k) = p.checked_sub(1) else {
-            return self
-                .line
+        pos_index(pos).is_some_and(|p| L::fill(reg, p, &mut self.line))
+    }
+
+    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
+        out.write(self.line.as_bytes());
+    }
+}
+
+/// `modules`: header, then one line per indexed module.
+pub(crate) struct Modules;
+
+impl Listing for Modules {
+    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool {
+        let Some(k) = pos.checked_sub(1) else {
+            return line
                 .push_bytes(b"# name state symtab indexed bytes build_ns\n")
                 .is_ok();
         };
@@ -251,25 +270,15 @@ impl SeqHandler for Modules {
         let Some(m) = reg.snapshot(&guard).and_then(|s| s.modules().get(k)) else {
             return false;
         };
-        if module_line(&mut self.line, m).is_err() {
-            self.line.clear();
+        if module_line(line, m).is_err() {
+            line.clear();
         }
         true
-    }
-
-    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
-        out.write(self.line.as_bytes());
-    }
-
-    fn write(&mut self, _reg: &Registry, _input: &[u8]) -> Result {
-        Err(EINVAL)
     }
 }
 
 /// `symbols`: every indexed symbol, per module in address order.
-pub(crate) struct Symbols {
-    line: Line,
-}
+pub(crate) struct Symbols;
 
 /// Appends the `k`-th indexed symbol of the snapshot to `line`.
 fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
@@ -305,30 +314,11 @@ fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
     false
 }
 
-impl SeqHandler for Symbols {
-    type Data = Registry;
-    const MAX_WRITE: usize = 0;
-
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self { line: Line::new() })
-    }
-
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
-        self.line.clear();
-        let Some(k) = pos_index(pos) else {
-            return false;
-        };
+impl Listing for Symbols {
+    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool {
         let guard = rcu::read_lock();
         reg.snapshot(&guard)
-            .is_some_and(|s| nth_symbol(s, k, &mut self.line))
-    }
-
-    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
-        out.write(self.line.as_bytes());
-    }
-
-    fn write(&mut self, _reg: &Registry, _input: &[u8]) -> Result {
-        Err(EINVAL)
+            .is_some_and(|s| nth_symbol(s, pos, line))
     }
 }
 
@@ -377,10 +367,6 @@ impl SeqHandler for Verify {
                 Ok(())
             }
         };
-    }
-
-    fn write(&mut self, _reg: &Registry, _input: &[u8]) -> Result {
-        Err(EINVAL)
     }
 }
 

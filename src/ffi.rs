@@ -686,8 +686,11 @@ pub(crate) trait SeqHandler: Sized + Send + 'static {
     fn start(&mut self, data: &Self::Data, pos: u64) -> bool;
     /// Prints item `pos` (only called after `start`/`next` said it exists).
     fn show(&mut self, data: &Self::Data, pos: u64, out: &mut SeqOut<'_>);
-    /// Handles one `write()` of `input` (at most `MAX_WRITE` bytes).
-    fn write(&mut self, data: &Self::Data, input: &[u8]) -> Result;
+    /// Handles one `write()` of `input` (at most `MAX_WRITE` bytes). Read-only
+    /// files (`MAX_WRITE == 0`) have no write callback, so keep this default.
+    fn write(&mut self, _data: &Self::Data, _input: &[u8]) -> Result {
+        Err(EINVAL)
+    }
 }
 
 /// What `seq_file::private` points to.

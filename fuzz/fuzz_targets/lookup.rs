@@ -8,7 +8,13 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use modsym_core::index::{self, Hit, Region, SymbolTable};
+use modsym_core::index::{self, Region, SymbolTable};
+
+/// The host tests' literal transcription of find_kallsyms_symbol() (the oracle).
+#[allow(dead_code)]
+#[path = "../../tests/common/oracle.rs"]
+mod oracle;
+use oracle::oracle;
 
 #[derive(Arbitrary, Debug)]
 enum Value {
@@ -74,45 +80,6 @@ impl SymbolTable for Table {
     fn name(&self, i: usize) -> &[u8] {
         &self.0[i].2
     }
-}
-
-/// include/linux/module_symbol.h, on a C string.
-fn c_is_mapping_symbol(s: &[u8]) -> bool {
-    let c = |k: usize| s.get(k).copied().unwrap_or(0);
-    (c(0) == b'.' && c(1) == b'L') || (c(0) == b'L' && c(1) == b'0') || c(0) == b'$'
-}
-
-/// The loop of find_kallsyms_symbol(), Linux 7.3.
-fn oracle(t: &Table, r: Region, addr: u64) -> Option<Hit> {
-    let mut nextval = r.base.wrapping_add(u64::from(r.size));
-    let mut bestval = r.base.wrapping_sub(1);
-    let mut best = 0usize;
-    for i in 1..t.0.len() {
-        let (thisval, shndx, name) = (&t.0[i].0, t.0[i].1, &t.0[i].2);
-        let thisval = *thisval;
-        if shndx == 0 {
-            continue;
-        }
-        if name.first().copied().unwrap_or(0) == 0 || c_is_mapping_symbol(name) {
-            continue;
-        }
-        if thisval <= addr && thisval > bestval {
-            best = i;
-            bestval = thisval;
-        }
-        if thisval > addr && thisval < nextval {
-            nextval = thisval;
-        }
-    }
-    if best == 0 {
-        return None;
-    }
-    Some(Hit {
-        index: best as u32,
-        value: bestval,
-        offset: addr.wrapping_sub(bestval),
-        size: nextval.wrapping_sub(bestval),
-    })
 }
 
 fuzz_target!(|input: Input| {

@@ -11,10 +11,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || {
-	echo "1..0 # SKIP must be root"
-	exit "$KSFT_SKIP"
-}
+[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
 rounds=${CORPUS_ROUNDS:-200}
 work=$(mktemp -d)
 tried=0 accepted=0 einval=0 e2big=0

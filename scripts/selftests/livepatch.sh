@@ -13,14 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 
 KLP_DIR=${KLP_SELFTESTS_DIR:-$selftests_dir/../livepatch}
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit "$KSFT_SKIP"
-}
-[ "$(id -u)" = 0 ] || skip_all "must be root"
-[ -f "$KLP_DIR/functions.sh" ] || skip_all "no livepatch selftests in $KLP_DIR"
-command -v bash >/dev/null || skip_all "no bash"
-[ -d /sys/kernel/livepatch ] || skip_all "no CONFIG_LIVEPATCH"
+[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
+[ -f "$KLP_DIR/functions.sh" ] || ktap_skip_all "no livepatch selftests in $KLP_DIR"
+command -v bash >/dev/null || ktap_skip_all "no bash"
+[ -d /sys/kernel/livepatch ] || ktap_skip_all "no CONFIG_LIVEPATCH"
 
 # Adapters for busybox tools, only where the tool lacks what the scripts use. The scripts
 # call /bin/stat by path, so a busybox /bin/stat link is swapped for the adapter meanwhile.

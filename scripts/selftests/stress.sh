@@ -9,10 +9,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || {
-	echo "1..0 # SKIP must be root"
-	exit "$KSFT_SKIP"
-}
+[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
 seconds=${STRESS_SECONDS:-60}
 work=$(mktemp -d)
 

@@ -10,6 +10,12 @@
 use modsym_core::index::{self, Hit, Region, SymbolTable};
 
 pub mod ko;
+pub mod oracle;
+
+use oracle::c_at;
+// Not every includer uses every item.
+#[allow(unused_imports)]
+pub use oracle::{c_is_mapping_symbol, oracle, oracle_names};
 
 /// `Elf64_Sym`, laid out like the real thing (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -108,72 +114,6 @@ impl SymbolTable for Table {
         let b1 = if b0 == 0 { 0 } else { self.strtab[start + 1] };
         [b0, b1]
     }
-}
-
-/// C string view: byte `k` of `name`, NUL past its end.
-fn c_at(name: &[u8], k: usize) -> u8 {
-    name.get(k).copied().unwrap_or(0)
-}
-
-/// Literal transcription of include/linux/module_symbol.h `is_mapping_symbol()`.
-pub fn c_is_mapping_symbol(s: &[u8]) -> bool {
-    if c_at(s, 0) == b'.' && c_at(s, 1) == b'L' {
-        return true;
-    }
-    if c_at(s, 0) == b'L' && c_at(s, 1) == b'0' {
-        return true;
-    }
-    c_at(s, 0) == b'$'
-}
-
-/// Literal transcription of the loop of `find_kallsyms_symbol()` (Linux 7.3,
-/// kernel/module/kallsyms.c) for an address `addr` in the region `r`:
-/// `unsigned long` wrapping arithmetic included.
-pub fn oracle<T: SymbolTable + ?Sized>(t: &T, r: Region, addr: u64) -> Option<Hit> {
-    let mut nextval: u64 = r.base.wrapping_add(u64::from(r.size));
-    let mut bestval: u64 = r.base.wrapping_sub(1);
-    let mut best: usize = 0;
-    let num_symtab = t.len();
-    let mut i = 1;
-    while i < num_symtab {
-        let thisval = t.value(i);
-        if t.shndx(i) == 0 {
-            i += 1;
-            continue;
-        }
-        // kallsyms_symbol_name(kallsyms, i): only its first two bytes are read.
-        let name = t.name_head(i);
-        if c_at(&name, 0) == 0 || c_is_mapping_symbol(&name) {
-            i += 1;
-            continue;
-        }
-        if thisval <= addr && thisval > bestval {
-            best = i;
-            bestval = thisval;
-        }
-        if thisval > addr && thisval < nextval {
-            nextval = thisval;
-        }
-        i += 1;
-    }
-    if best == 0 {
-        return None;
-    }
-    Some(Hit {
-        index: best as u32,
-        value: bestval,
-        size: nextval.wrapping_sub(bestval),
-        offset: addr.wrapping_sub(bestval),
-    })
-}
-
-/// Linear `find_kallsyms_symbol_value()`-style name scan: every index
-/// `i >= 1` with a matching name and `st_shndx != SHN_UNDEF`, ascending.
-pub fn oracle_names<T: SymbolTable + ?Sized>(t: &T, name: &[u8]) -> Vec<u32> {
-    (1..t.len())
-        .filter(|&i| t.shndx(i) != 0 && t.name(i) == name)
-        .map(|i| i as u32)
-        .collect()
 }
 
 /// Kernel memory types, in `for_each_mod_mem_type()` order.
