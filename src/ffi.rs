@@ -160,6 +160,23 @@ impl SymbolTable for KTable {
         let name = unsafe { CStr::from_char_ptr(self.strtab.add(off)) };
         name.to_bytes()
     }
+
+    /// Like the kernel: byte 0, and byte 1 only if byte 0 is not the NUL,
+    /// without measuring the whole name (index builds call this per entry).
+    fn name_head(&self, i: usize) -> [u8; 2] {
+        let Some(off) = self.sym(i).and_then(|s| usize::try_from(s.st_name).ok()) else {
+            return [0, 0];
+        };
+        // SAFETY: `st_name` indexes a NUL-terminated string inside `strtab`
+        // (type invariant), so byte 0 is readable, and byte 1 is when byte 0
+        // is not the terminator.
+        let b0 = unsafe { *self.strtab.add(off) };
+        if b0 == 0 {
+            return [0, 0];
+        }
+        // SAFETY: As above: byte 0 is not the NUL, so the string goes on.
+        [b0, unsafe { *self.strtab.add(off + 1) }]
+    }
 }
 
 /// A borrowed `struct module`, valid for `'a`.

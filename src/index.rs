@@ -192,9 +192,27 @@ impl core::fmt::Display for BuildError {
 /// ([`Region::holds_value`]): the storage [`build_region`] needs (an upper
 /// bound of what it uses).
 pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
-    (1..t.len())
-        .filter(|&i| region.holds_value(t.value(i)) && is_address_candidate(t, i))
-        .count()
+    let mut counts = [0];
+    count_regions(t, &[region], &mut counts);
+    counts[0]
+}
+
+/// [`count_region`] of every region of `regions` in one pass over `t`:
+/// `counts[k]` for `regions[k]` (regions beyond `counts` are not counted).
+pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts: &mut [usize]) {
+    counts.iter_mut().for_each(|c| *c = 0);
+    for i in 1..t.len() {
+        let value = t.value(i);
+        // Whether `i` is a candidate, asked at most once and only when some
+        // region holds its value (it reads the name).
+        let mut candidate = None;
+        for (r, c) in regions.iter().zip(counts.iter_mut()) {
+            if r.holds_value(value) && *candidate.get_or_insert_with(|| is_address_candidate(t, i))
+            {
+                *c += 1;
+            }
+        }
+    }
 }
 
 /// Stores `i` at `out[*used]`, failing if `out` is full or `i` needs more than 32 bits.
@@ -250,22 +268,58 @@ pub fn build_region<T: SymbolTable + ?Sized>(
     region: Region,
     out: &mut [u32],
 ) -> Result<usize, BuildError> {
-    let mut used = 0;
+    let mut used = [0];
+    build_regions(t, &[region], &mut [out], &mut used)?;
+    Ok(used[0])
+}
+
+/// [`build_region`] of every region of `regions` in one pass over `t`:
+/// region `k` into `outs[k]` (at least [`count_regions`]' `counts[k]`
+/// entries), the number of entries it uses into `used[k]`.
+///
+/// # Errors
+///
+/// As [`build_region`]; [`BuildError::OutTooSmall`] also when `outs` or
+/// `used` has fewer elements than `regions`.
+pub fn build_regions<T: SymbolTable + ?Sized>(
+    t: &T,
+    regions: &[Region],
+    outs: &mut [&mut [u32]],
+    used: &mut [usize],
+) -> Result<(), BuildError> {
+    if outs.len() < regions.len() || used.len() < regions.len() {
+        return Err(BuildError::OutTooSmall);
+    }
+    used.iter_mut().for_each(|u| *u = 0);
     for i in 1..t.len() {
-        if region.holds_value(t.value(i)) && is_address_candidate(t, i) {
-            push(out, &mut used, i)?;
+        let value = t.value(i);
+        let mut candidate = None;
+        for ((r, out), n) in regions.iter().zip(outs.iter_mut()).zip(used.iter_mut()) {
+            if r.holds_value(value) && *candidate.get_or_insert_with(|| is_address_candidate(t, i))
+            {
+                push(out, n, i)?;
+            }
         }
     }
-    let entries = out.get_mut(..used).ok_or(BuildError::OutTooSmall)?;
+    for (out, n) in outs.iter_mut().zip(used.iter_mut()).take(regions.len()) {
+        let entries = out.get_mut(..*n).ok_or(BuildError::OutTooSmall)?;
+        *n = sort_and_collapse(t, entries);
+    }
+    Ok(())
+}
+
+/// Sorts `entries` by `(value, index)` (unique keys, so the unstable sort is
+/// deterministic) and collapses runs of equal values to their lowest index;
+/// returns the length of the collapsed prefix.
+fn sort_and_collapse<T: SymbolTable + ?Sized>(t: &T, entries: &mut [u32]) -> usize {
     entries.sort_unstable_by(|&a, &b| {
         t.value(a as usize)
             .cmp(&t.value(b as usize))
             .then(a.cmp(&b))
     });
-    // Collapse equal values, keeping the first (lowest index) of each run.
     let mut kept = 0;
     let mut last: Option<u64> = None;
-    for r in 0..used {
+    for r in 0..entries.len() {
         let Some(&e) = entries.get(r) else { break };
         let v = t.value(e as usize);
         if last != Some(v) {
@@ -276,7 +330,7 @@ pub fn build_region<T: SymbolTable + ?Sized>(
             last = Some(v);
         }
     }
-    Ok(kept)
+    kept
 }
 
 /// Result of an address lookup.

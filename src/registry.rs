@@ -93,16 +93,33 @@ pub(crate) struct TableIndex {
 
 impl TableIndex {
     fn build(table: KTable, m: &ModuleRef<'_>, types: core::ops::Range<usize>) -> Result<Self> {
-        let mut regions = KVec::new();
-        for t in types {
-            if !resolvable_type(t) {
-                continue;
+        let mut list = [Region::new(0, 0); ffi::MEM_TYPES];
+        let mut n = 0;
+        for t in types.filter(|&t| resolvable_type(t)) {
+            if let (Some(region), Some(slot)) = (m.region(t), list.get_mut(n)) {
+                *slot = region;
+                n += 1;
             }
-            let Some(region) = m.region(t) else { continue };
-            let count = index::count_region(&table, region);
-            let mut entries = KVVec::from_elem(0u32, count, GFP_KERNEL)?;
-            let used = index::build_region(&table, region, &mut entries).map_err(|_| EINVAL)?;
-            entries.truncate(used);
+        }
+        let list = list.get(..n).unwrap_or(&[]);
+        // Two passes over the symtab for all regions: count, then fill.
+        let mut counts = [0usize; ffi::MEM_TYPES];
+        index::count_regions(&table, list, &mut counts);
+        let mut storage = KVec::with_capacity(n, GFP_KERNEL)?;
+        for &count in counts.iter().take(n) {
+            storage.push(KVVec::from_elem(0u32, count, GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        let mut used = [0usize; ffi::MEM_TYPES];
+        {
+            let mut outs = KVec::with_capacity(n, GFP_KERNEL)?;
+            for entries in storage.iter_mut() {
+                outs.push(&mut entries[..], GFP_KERNEL)?;
+            }
+            index::build_regions(&table, list, &mut outs, &mut used).map_err(|_| EINVAL)?;
+        }
+        let mut regions = KVec::with_capacity(n, GFP_KERNEL)?;
+        for ((&region, mut entries), &len) in list.iter().zip(storage).zip(used.iter()) {
+            entries.truncate(len);
             regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
         }
         Ok(Self {

@@ -6,7 +6,9 @@
 mod common;
 
 use common::{oracle, oracle_names, Module, Table};
-use modsym_core::index::{build_names, count_names, lookup_name, Region};
+use modsym_core::index::{
+    build_names, build_region, count_names, count_region, lookup_name, Region,
+};
 use proptest::prelude::*;
 
 /// Names drawn from a small pool: duplicates, mapping symbols, empty names.
@@ -122,6 +124,18 @@ proptest! {
                 });
                 prop_assert_eq!(at, want);
             }
+        }
+    }
+
+    /// One pass over all regions builds what one build per region builds,
+    /// overlapping regions included.
+    #[test]
+    fn build_regions_matches_build_region(t in table(), regions in prop::collection::vec(region(), 0..5)) {
+        let m = Module::build(&t, &regions);
+        for (r, e) in &m.regions {
+            let mut out = vec![0u32; count_region(&t, *r)];
+            let n = build_region(&t, *r, &mut out).unwrap();
+            prop_assert_eq!(&out[..n], e.as_slice(), "region {:?}", r);
         }
     }
 

@@ -146,13 +146,20 @@ impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
         Self::build_unchecked(table, regions)
     }
 
-    /// Builds the address index of every region (sized by `count_region`).
+    /// Builds the address index of every region in one pass, as the kernel
+    /// module does (`count_regions`, then `build_regions`).
     pub fn build_unchecked(table: &'t T, regions: &[Region]) -> Self {
+        let mut counts = vec![0usize; regions.len()];
+        index::count_regions(table, regions, &mut counts);
+        let mut outs: Vec<Vec<u32>> = counts.iter().map(|&c| vec![0u32; c]).collect();
+        let mut used = vec![0usize; regions.len()];
+        let mut slices: Vec<&mut [u32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        index::build_regions(table, regions, &mut slices, &mut used).expect("build_regions");
         let regions = regions
             .iter()
-            .map(|&r| {
-                let mut out = vec![0u32; index::count_region(table, r)];
-                let n = index::build_region(table, r, &mut out).expect("build_region");
+            .zip(outs)
+            .zip(used)
+            .map(|((&r, mut out), n)| {
                 out.truncate(n);
                 (r, out)
             })
