@@ -12,8 +12,8 @@
 //! - [`ModuleNotifier`]: a module notifier dispatching COMING/LIVE/GOING to a
 //!   [`ModuleEvents`] implementation;
 //! - [`for_each_module`]: the RCU walk of the kernel's module list;
-//! - [`RcuBox`]: an RCU-published pointer (`rcu_assign_pointer`/`rcu_dereference`
-//!   with `synchronize_rcu()` before freeing the old value);
+//! - [`RcuBox`]: an RCU-published pointer (`rcu_assign_pointer`/`rcu_dereference`),
+//!   whose old values ([`Retired`]) are freed only after a grace period;
 //! - [`DebugfsDir`] and [`SeqHandler`]: debugfs files with per-open state,
 //!   writes and `seq_file` iteration;
 //! - [`kernel_sprint_symbol`], [`capable_syslog`], [`cond_resched`].
@@ -92,10 +92,12 @@ impl ModState {
 /// module, not to this value. A `KTable` is created from a [`ModuleRef`] (so
 /// the module is alive at that point) and must only be read while that module
 /// is still alive: for the core table until the module's GOING notification
-/// returns, for the init table until its LIVE notification returns. The
-/// registry guarantees this by reading tables only under its writer mutex
-/// (which the notifiers take) or through an RCU-published snapshot (which the
-/// notifiers unpublish, then wait `synchronize_rcu()`, before returning).
+/// returns, for the init table until its LIVE notification returns, or inside
+/// an RCU read-side critical section that began before then. The registry
+/// reads tables only under its writer mutex (which the notifiers take) or
+/// through an RCU-published snapshot, which the notifiers unpublish before
+/// returning; the kernel frees module and init memory only after a
+/// `synchronize_rcu()` that starts after those notifications.
 #[derive(Clone, Copy)]
 pub(crate) struct KTable {
     symtab: *const bindings::Elf64_Sym,
@@ -584,8 +586,8 @@ impl<T: ModuleEvents> PinnedDrop for ModuleNotifier<T> {
 ///
 /// Readers get a `&T` valid for their RCU read-side critical section
 /// ([`RcuBox::get`], `rcu_dereference()`); writers swap in a new value with
-/// [`RcuBox::replace`] (`rcu_assign_pointer()`), which waits for a grace
-/// period before dropping the old one.
+/// [`RcuBox::replace`] (`rcu_assign_pointer()`), which hands back the old one
+/// as a [`Retired`] value instead of waiting for a grace period.
 pub(crate) struct RcuBox<T: Send + Sync> {
     ptr: AtomicPtr<T>,
     _owns: PhantomData<KBox<T>>,
@@ -606,34 +608,76 @@ impl<T: Send + Sync> RcuBox<T> {
     pub(crate) fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: A non-null pointer was published by `replace()` from a
-        // `KBox`, and is only freed by `replace()`/`drop()` after a grace
-        // period that started after it was unpublished; the caller holds the
-        // RCU read lock (`_guard`) and the returned borrow cannot outlive it.
+        // `KBox`, and is only freed by dropping the `Retired` value `replace()`
+        // returned, which waits for a grace period that started after the
+        // pointer was unpublished; the caller holds the RCU read lock
+        // (`_guard`) and the returned borrow cannot outlive it.
         unsafe { p.as_ref() }
     }
 
-    /// Publishes `new` and drops the previous value after `synchronize_rcu()`.
-    ///
-    /// Sleeps: call from process context, never under the RCU read lock.
-    pub(crate) fn replace(&self, new: Option<KBox<T>>) {
+    /// Publishes `new` and returns the previous value, which readers may
+    /// still be using until a grace period has elapsed.
+    pub(crate) fn replace(&self, new: Option<KBox<T>>) -> Option<Retired<T>> {
         let new_ptr = new.map_or(ptr::null_mut(), KBox::into_raw);
         let old = self.ptr.swap(new_ptr, Ordering::AcqRel);
         if old.is_null() {
-            return;
+            return None;
         }
-        rcu::synchronize_rcu();
-        // SAFETY: `old` came from `KBox::into_raw()` in an earlier `replace()`;
-        // it is unpublished and every reader that could have seen it has left
-        // its read-side critical section (grace period above).
-        drop(unsafe { KBox::from_raw(old) });
+        // SAFETY: FFI call without preconditions; taken after the swap, so
+        // the grace period it names starts after `old` was unpublished.
+        let cookie = unsafe { bindings::get_state_synchronize_rcu() };
+        Some(Retired {
+            ptr: old,
+            cookie,
+            _owns: PhantomData,
+        })
     }
 }
 
 impl<T: Send + Sync> Drop for RcuBox<T> {
     fn drop(&mut self) {
-        // No reader can hold a borrow of `self` any more; still wait a grace
-        // period for the lockless readers of `get()` on other CPUs.
-        self.replace(None);
+        // No reader can hold a borrow of `self` any more; the lockless readers
+        // of `get()` on other CPUs are waited for by dropping the old value.
+        drop(self.replace(None));
+    }
+}
+
+/// A value unpublished from an [`RcuBox`]: RCU readers may still use it until
+/// the grace period that started when it was unpublished has elapsed.
+///
+/// Dropping it frees the value, first waiting for that grace period if it
+/// has not elapsed yet (so dropping may sleep; [`Retired::expired`] says
+/// whether it would). Writers keep retired values and drop them once expired,
+/// so module loads never wait for a grace period.
+pub(crate) struct Retired<T: Send + Sync> {
+    ptr: *mut T,
+    cookie: c_ulong,
+    _owns: PhantomData<KBox<T>>,
+}
+
+// SAFETY: `Retired<T>` owns a `KBox<T>` (no one else dereferences `ptr`
+// except RCU readers holding `&T`, and `T: Sync`), so it moves between
+// threads like the box.
+unsafe impl<T: Send + Sync> Send for Retired<T> {}
+
+impl<T: Send + Sync> Retired<T> {
+    /// Whether the grace period has elapsed: dropping will not wait.
+    pub(crate) fn expired(&self) -> bool {
+        // SAFETY: FFI call without preconditions.
+        unsafe { bindings::poll_state_synchronize_rcu(self.cookie) }
+    }
+}
+
+impl<T: Send + Sync> Drop for Retired<T> {
+    fn drop(&mut self) {
+        // SAFETY: FFI call; we are in process context (writers and module
+        // exit drop retired values), where waiting is allowed.
+        unsafe { bindings::cond_synchronize_rcu(self.cookie) };
+        // SAFETY: `ptr` came from `KBox::into_raw()` in `RcuBox::replace()`
+        // and is owned by `self` alone; it was unpublished before `cookie`
+        // was taken and the grace period `cookie` names has elapsed, so every
+        // reader that could have seen it has left its read-side section.
+        drop(unsafe { KBox::from_raw(self.ptr) });
     }
 }
 

@@ -18,9 +18,12 @@
 //! # Concurrency
 //!
 //! Writers (module notifier events, the initial adoption of loaded modules)
-//! serialise on the writer mutex, build a new [`Snapshot`], publish it with
-//! [`RcuBox::replace`] (`rcu_assign_pointer()`), which waits for a grace
-//! period (`synchronize_rcu()`) before freeing the old snapshot.
+//! serialise on the writer mutex, build a new [`Snapshot`] and publish it with
+//! [`RcuBox::replace`] (`rcu_assign_pointer()`). The old snapshot is retired:
+//! kept until the grace period that started after it was unpublished has
+//! elapsed (`get_state_synchronize_rcu()` / `poll_state_synchronize_rcu()`),
+//! then freed by a later writer, or waited for at module exit. No module
+//! event waits for a grace period.
 //!
 //! Readers ([`Registry::resolve`], [`Registry::resolve_line`], the debugfs
 //! iterators) only take the RCU read lock: no lock, no allocation, no sleep,
@@ -32,11 +35,13 @@
 //!   writer list; an old snapshot is freed only after a grace period that
 //!   started after it was unpublished, so no reader still holds it;
 //! - a module's symbol tables (see [`KTable`]'s lifetime rule): the GOING
-//!   event unpublishes the module and waits for the grace period *before
-//!   returning*, and the kernel frees a module only after its GOING event
-//!   returned. The LIVE event does the same for the init part (init table and
-//!   init regions) before returning, and the kernel frees init memory only
-//!   after the LIVE event returned (and after another grace period).
+//!   event unpublishes the module before returning, and every path that
+//!   frees module memory afterwards (`free_module()`, the failure paths of
+//!   `load_module()` and `do_init_module()`) calls `synchronize_rcu()` first,
+//!   so readers of the old snapshot are gone by then. The LIVE event
+//!   unpublishes the init part (init table and init regions), and the kernel
+//!   frees init memory from `do_free_init()`, after its own
+//!   `synchronize_rcu()`.
 //! - tables are read outside RCU only under the writer mutex (verify, bench),
 //!   which the GOING/LIVE handlers must take first.
 
@@ -49,8 +54,8 @@ use kernel::{
 
 use crate::{
     ffi::{
-        self, KTable, ModState, ModuleEvents, ModuleRef, RcuBox, FIRST_INIT_TYPE, MEM_TYPES,
-        MODULE_NAME_LEN,
+        self, KTable, ModState, ModuleEvents, ModuleRef, RcuBox, Retired, FIRST_INIT_TYPE,
+        MEM_TYPES, MODULE_NAME_LEN,
     },
     format::{self, Line},
     index::{self, Hit, Region, SymbolTable},
@@ -420,6 +425,9 @@ impl Resolution<'_> {
 /// Mutable registry state, under the writer mutex.
 pub(crate) struct Writer {
     modules: KVec<Arc<ModIndex>>,
+    /// Snapshots unpublished while RCU readers may still use them; dropped
+    /// once their grace period has elapsed (see [`Registry::retire`]).
+    retired: KVec<Retired<Snapshot>>,
 }
 
 impl Writer {
@@ -457,7 +465,10 @@ impl Registry {
     /// An empty registry.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            writer <- new_mutex!(Writer { modules: KVec::new() }),
+            writer <- new_mutex!(Writer {
+                modules: KVec::new(),
+                retired: KVec::new(),
+            }),
             published: RcuBox::new(),
         })
     }
@@ -516,19 +527,35 @@ impl Registry {
     /// Publishes the writer's current module list. On allocation failure the
     /// old snapshot stays published: callers must only have *added* to the
     /// list then (removals use [`Self::publish_or_clear`]).
-    fn publish(&self, w: &Writer) -> Result {
+    fn publish(&self, w: &mut Writer) -> Result {
         let snap = Snapshot::build(&w.modules)?;
-        self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
+        let old = self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
+        Self::retire(w, old);
         Ok(())
+    }
+
+    /// Keeps an unpublished snapshot until its grace period has elapsed, and
+    /// frees the retired snapshots whose grace period has, so that module
+    /// events never wait for one. If it cannot be kept (no memory), it is
+    /// dropped here, which waits.
+    fn retire(w: &mut Writer, old: Option<Retired<Snapshot>>) {
+        while let Some(p) = w.retired.iter().position(|r| r.expired()) {
+            drop(w.retired.remove(p));
+        }
+        if let Some(old) = old {
+            // Without memory for the list entry, `push` drops `old`: it waits.
+            let _ = w.retired.push(old, GFP_KERNEL);
+        }
     }
 
     /// Publishes after a removal. If the new snapshot cannot be allocated,
     /// unpublishes everything instead (lookups then answer `?` until the next
     /// successful publication) rather than leave a stale module visible.
-    fn publish_or_clear(&self, w: &Writer) {
+    fn publish_or_clear(&self, w: &mut Writer) {
         if self.publish(w).is_err() {
             pr_warn!("out of memory: index unpublished until the next module event\n");
-            self.published.replace(None);
+            let old = self.published.replace(None);
+            Self::retire(w, old);
         }
     }
 
@@ -583,17 +610,16 @@ impl ModuleEvents for Registry {
             Ok(live) => {
                 if let Some(slot) = w.modules.get_mut(p) {
                     // The old entry (with the init part) stays alive in the
-                    // published snapshot until `publish` replaced it and
-                    // waited for the grace period.
+                    // old snapshot until its grace period has elapsed.
                     *slot = live;
                 }
-                self.publish_or_clear(&w);
+                self.publish_or_clear(&mut w);
             }
             Err(_) => {
                 // Cannot build the core-only entry: drop the module rather
                 // than keep the init part past its lifetime.
                 drop(w.modules.remove(p));
-                self.publish_or_clear(&w);
+                self.publish_or_clear(&mut w);
             }
         }
     }
@@ -601,11 +627,11 @@ impl ModuleEvents for Registry {
     fn going(&self, m: ModuleRef<'_>) {
         let mut w = self.writer.lock();
         if let Some(p) = w.position(m.id()) {
-            let old = w.modules.remove(p);
-            // Unpublish and wait for the grace period before returning: the
-            // kernel frees the module right after this event.
-            self.publish_or_clear(&w);
-            drop(old);
+            // Unpublish. Readers that found the module in the old snapshot
+            // may still read its symbol tables: the kernel frees the module
+            // only after a synchronize_rcu() that starts after this event.
+            drop(w.modules.remove(p));
+            self.publish_or_clear(&mut w);
         }
     }
 
