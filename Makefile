@@ -40,8 +40,8 @@ payload: modules testmods klp
 	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
 	@cp -r scripts/selftests $(MO)/payload/
 	@rm -rf $(MO)/payload/selftests/modules
-	@cp -r $(MO)/klp/livepatch $(MO)/payload/
-	@cp $(MO)/klp/insmod $(MO)/payload/selftests/klp-shims/
+	@if [ -d $(MO)/klp/livepatch ]; then \
+		cp -r $(MO)/klp/livepatch $(MO)/payload/ && cp $(MO)/klp/insmod $(MO)/payload/selftests/klp-shims/; fi
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
 # scripts, their test modules and the static test program, laid out as they expect.
@@ -51,8 +51,9 @@ klp:
 	@$(ENSURE_KERNEL)
 	@src=$(KDIR)/source/tools/testing/selftests/livepatch; \
 	[ -d "$$src" ] || src=$(KDIR)/tools/testing/selftests/livepatch; \
-	[ -d "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR)"; exit 1; }; \
-	rm -rf $(MO)/klp/livepatch && mkdir -p $(MO)/klp/livepatch/test_modules && \
+	rm -rf $(MO)/klp/livepatch $(MO)/klp/insmod && mkdir -p $(MO)/klp; \
+	[ -d "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR): livepatch.sh will skip"; exit 0; }; \
+	mkdir -p $(MO)/klp/livepatch/test_modules && \
 	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
 	cp $$src/functions.sh $$src/test-*.sh $$src/settings $(MO)/klp/livepatch/ && \
