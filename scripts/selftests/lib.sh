@@ -94,3 +94,23 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# verify_clean: modsym's parity check against the kernel's sprint_symbol() ran over some
+# addresses and found no mismatch. Leaves the number of addresses in $checked.
+verify_clean() {
+	cat "$MODSYM_DEBUGFS/verify" >/tmp/verify || return 1
+	checked=$(awk '$1 == "addresses" { print $2 }' /tmp/verify)
+	bad=$(awk '$1 == "mismatches" { print $2 }' /tmp/verify)
+	ktap_msg "verify: $(tr '\n' ' ' </tmp/verify | cut -c1-300)"
+	[ -n "$checked" ] && [ "$checked" -gt 0 ] && [ "$bad" = 0 ]
+}
+
+# modules_exact: modsym's `modules` names exactly the modules in /proc/modules.
+modules_exact() {
+	awk '!/^#/ { print $1 }' "$MODSYM_DEBUGFS/modules" | sort >/tmp/indexed
+	awk '{ print $1 }' /proc/modules | sort >/tmp/loaded
+	diff /tmp/indexed /tmp/loaded >/tmp/diff || {
+		while read -r line; do ktap_msg "$line"; done </tmp/diff
+		return 1
+	}
+}

@@ -74,12 +74,7 @@ t_storm() {
 
 t_after_storm() {
 	unload modsym_test && unload_ext4 || return 1
-	awk '!/^#/ { print $1 }' "$MODSYM_DEBUGFS/modules" | sort >"$work/indexed"
-	awk '{ print $1 }' /proc/modules | sort >"$work/loaded"
-	diff "$work/indexed" "$work/loaded" || return 1
-	cat "$MODSYM_DEBUGFS/verify" >"$work/verify.out"
-	ktap_msg "after the storm: $(tr '\n' ' ' <"$work/verify.out" | cut -c1-200)"
-	grep -qx "mismatches 0" "$work/verify.out"
+	modules_exact && verify_clean
 }
 
 # rmmod modsym while readers hold its files open and others keep opening and querying:
@@ -131,7 +126,7 @@ t_rmmod_under_load() {
 	fi
 	load modsym || return 1
 	expect_eq "ext4 after reload" "$(module_state ext4)" live || return 1
-	grep -qx "mismatches 0" "$MODSYM_DEBUGFS/verify" || return 1
+	verify_clean || return 1
 	rmmod modsym && unload_ext4
 }
 
