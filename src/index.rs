@@ -201,18 +201,34 @@ pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
 /// `counts[k]` for `regions[k]` (regions beyond `counts` are not counted).
 pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts: &mut [usize]) {
     counts.iter_mut().for_each(|c| *c = 0);
+    let _ = for_each_candidate(t, regions, |k, _| {
+        if let Some(c) = counts.get_mut(k) {
+            *c += 1;
+        }
+        Ok(())
+    });
+}
+
+/// Calls `f(k, i)` for every address candidate `i` of `t` and every region
+/// `regions[k]` holding its value, in symtab order; stops at `f`'s first error.
+fn for_each_candidate<T: SymbolTable + ?Sized>(
+    t: &T,
+    regions: &[Region],
+    mut f: impl FnMut(usize, usize) -> Result<(), BuildError>,
+) -> Result<(), BuildError> {
     for i in 1..t.len() {
         let value = t.value(i);
         // Whether `i` is a candidate, asked at most once and only when some
         // region holds its value (it reads the name).
         let mut candidate = None;
-        for (r, c) in regions.iter().zip(counts.iter_mut()) {
+        for (k, r) in regions.iter().enumerate() {
             if r.holds_value(value) && *candidate.get_or_insert_with(|| is_address_candidate(t, i))
             {
-                *c += 1;
+                f(k, i)?;
             }
         }
     }
+    Ok(())
 }
 
 /// Stores `i` at `out[*used]`, failing if `out` is full or `i` needs more than 32 bits.
@@ -291,16 +307,12 @@ pub fn build_regions<T: SymbolTable + ?Sized>(
         return Err(BuildError::OutTooSmall);
     }
     used.iter_mut().for_each(|u| *u = 0);
-    for i in 1..t.len() {
-        let value = t.value(i);
-        let mut candidate = None;
-        for ((r, out), n) in regions.iter().zip(outs.iter_mut()).zip(used.iter_mut()) {
-            if r.holds_value(value) && *candidate.get_or_insert_with(|| is_address_candidate(t, i))
-            {
-                push(out, n, i)?;
-            }
+    for_each_candidate(t, regions, |k, i| {
+        match (outs.get_mut(k), used.get_mut(k)) {
+            (Some(out), Some(n)) => push(out, n, i),
+            _ => Err(BuildError::OutTooSmall),
         }
-    }
+    })?;
     for (out, n) in outs.iter_mut().zip(used.iter_mut()).take(regions.len()) {
         let entries = out.get_mut(..*n).ok_or(BuildError::OutTooSmall)?;
         *n = sort_and_collapse(t, entries);
