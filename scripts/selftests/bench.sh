@@ -74,10 +74,7 @@ query bench 1 | awk -v list=" $MODULES " 'index(list, " " $1 " ") { print "bench
 for m in $MODULES; do [ "$m" = modsym_bulk20k ] || unload "$m" || exit 1; done
 kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { print "0x" $1 }' >/tmp/bulk-addrs
 ktap_msg "resolve every function of modsym_bulk20k ($(wc -l </tmp/bulk-addrs) addresses), one write"
-resolve_all() {
-	exec 3<>"$MODSYM_DEBUGFS/resolve" && cat /tmp/bulk-addrs >&3 && cat <&3 >/tmp/bulk-answers
-	exec 3<&-
-}
+resolve_all() { resolve_file /tmp/bulk-addrs >/tmp/bulk-answers; }
 echo "bench: resolve_us $(wc -l </tmp/bulk-addrs) $(timed resolve_all)"
 [ "$(grep -c ' modsym_bulk_fn' /tmp/bulk-answers)" = "$(wc -l </tmp/bulk-addrs)" ] || {
 	echo "bench: resolve answered $(grep -c ' modsym_bulk_fn' /tmp/bulk-answers) of $(wc -l </tmp/bulk-addrs)" >&2

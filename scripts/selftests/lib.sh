@@ -68,6 +68,18 @@ query() {
 	exec 3<&-
 }
 
+# resolve_file FILE: FILE's addresses written to one open `resolve` file by cat (whose
+# chunks cut addresses anywhere); prints the answers.
+resolve_file() {
+	command exec 3<>"$MODSYM_DEBUGFS/resolve" || return 1
+	cat "$1" >&3 || {
+		exec 3<&-
+		return 1
+	}
+	cat <&3
+	exec 3<&-
+}
+
 # resolve ADDR...: modsym's answers, one line per address.
 resolve() { query resolve "$*"; }
 

@@ -142,12 +142,9 @@ t_bulk() {
 	load modsym_bulk20k || return 1
 	kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { printf "0x%s %s\n", $1, $3 }' >/tmp/expect
 	expect_eq "functions in /proc/kallsyms" "$(wc -l </tmp/expect)" 20000 || return 1
-	command exec 3<>"$MODSYM_DEBUGFS/resolve" || return 1
-	# cat writes the 380 KB file in chunks that cut addresses anywhere.
+	# The 380 KB of addresses go in chunks that cut addresses anywhere.
 	awk '{ print $1 }' /tmp/expect >/tmp/addrs
-	cat /tmp/addrs >&3 || return 1
-	cat <&3 >/tmp/got
-	exec 3<&-
+	resolve_file /tmp/addrs >/tmp/got || return 1
 	awk 'NR == FNR { want[FNR] = $1 " " $2 "+0x0/0x"; next }
 		index($0, want[FNR]) != 1 || $NF != "[modsym_bulk20k]" { bad++; if (bad < 4) print "# bad: " $0 " want " want[FNR] }
 		END { if (FNR != 20000) { print "# answers: " FNR; exit 1 } exit bad > 0 }' /tmp/expect /tmp/got || return 1
