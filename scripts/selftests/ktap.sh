@@ -26,13 +26,23 @@ ktap_skip_all() {
 	exit "$KSFT_SKIP"
 }
 
+# ktap_uptime: whole seconds since boot (the guests have no wall clock worth trusting).
+ktap_uptime() {
+	read -r ktap_up _ </proc/uptime
+	echo "${ktap_up%.*}"
+}
+
 # ktap_run DESCRIPTION COMMAND...: run one test; its exit status 0 passes, 4 skips, else fails.
+# A diagnostic line before the result says how long the test took.
 ktap_run() {
 	ktap_description=$1
 	shift
 	ktap_testno=$((ktap_testno + 1))
+	ktap_start=$(ktap_uptime)
 	"$@"
-	case $? in
+	ktap_status=$?
+	ktap_msg "test $ktap_testno took $(($(ktap_uptime) - ktap_start))s"
+	case $ktap_status in
 	0)
 		ktap_pass=$((ktap_pass + 1))
 		echo "ok $ktap_testno $ktap_description"
