@@ -125,6 +125,9 @@ impl TableIndex {
         let mut regions = KVec::with_capacity(n, GFP_KERNEL)?;
         for ((&region, mut entries), &len) in list.iter().zip(storage).zip(used.iter()) {
             entries.truncate(len);
+            // Arrays were sized for every candidate, before equal values collapsed. On
+            // failure the larger array stays, which is only memory.
+            let _ = entries.shrink_to(len, GFP_KERNEL);
             regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
         }
         Ok(Self {
@@ -145,6 +148,8 @@ impl TableIndex {
         let mut names = KVVec::from_elem(0u32, count, GFP_KERNEL)?;
         let used = index::build_names(&self.table, &mut names).map_err(|_| EINVAL)?;
         names.truncate(used);
+        // As for the address index: the larger array stays if shrinking fails.
+        let _ = names.shrink_to(used, GFP_KERNEL);
         // Only writers (under the writer mutex) populate: cannot be taken.
         self.names.populate(names);
         Ok(())

@@ -55,7 +55,7 @@ resolves_kallsyms_functions() {
 	ktap_msg "$mod: $checked function addresses resolve to their /proc/kallsyms names"
 }
 
-t_resolve_preloaded() { resolves_kallsyms_functions ext4 1000; }
+t_resolve_preloaded() { resolves_kallsyms_functions ext4 100000; }
 
 # One address per open file, as a user at a shell would; one byte further is +0x1.
 t_resolve_one_by_one() {
