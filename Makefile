@@ -85,4 +85,4 @@ help:
 	@echo '                  boot a guest and print the performance report (markdown; also'
 	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
-	@echo 'First use installs the toolchain and builds the three test kernels (about 25 minutes).'
+	@echo 'First use installs the toolchain and builds the three test kernels (about 27 minutes on 2 cores).'
