@@ -16,12 +16,12 @@ rounds=${CORPUS_ROUNDS:-200}
 work=$(mktemp -d)
 tried=0 accepted=0 einval=0 e2big=0
 
-# A fixed-seed generator (Park and Miller's; its products stay exact in awk's doubles too),
-# so a failing input can be reproduced: next_random N sets rnd to a number below N.
+# A fixed-seed generator, so a failing input can be reproduced: next_random N sets rnd to
+# a number below N.
 seed=1
 next_random() {
-	seed=$((seed * 16807 % 2147483647))
-	rnd=$((seed % $1))
+	seed=$(((seed * 1103515245 + 12345) % 2147483648))
+	rnd=$((seed / 65536 % $1))
 }
 
 # try FILE INPUT-FILE: one write() of the whole input; count how it ended.
@@ -105,20 +105,22 @@ t_huge_writes() {
 
 # The same addresses written whole and cut at random points give the same answers.
 t_cut_writes() {
-	local i=0 piece
+	local i=0 pos steps piece
 	kallsyms_lines modsym_test | awk '{ printf "0x%s ", $1 }' >"$work/addrs"
 	resolve "$(cat "$work/addrs")" >"$work/whole" || return 1
+	len=$(wc -c <"$work/addrs")
 	while [ "$i" -lt 20 ]; do
-		# One piece of 1 to 13 bytes per line (no newline in the input), cut by the same
-		# fixed-seed generator; written by the shell's printf, one write() per piece.
-		awk -v seed="$seed" -v out="$work/seed" '{ s = $0
-			while (s != "") {
-				seed = seed * 16807 % 2147483647
-				n = seed % 13 + 1
-				print substr(s, 1, n)
-				s = substr(s, n + 1)
-			} } END { print seed >out }' "$work/addrs" >"$work/pieces"
-		seed=$(cat "$work/seed")
+		# Random piece lengths of 1 to 13 bytes; awk cuts the pieces, one per line (the
+		# input has no newline), and the shell's printf writes each with one write().
+		pos=0 steps=''
+		while [ "$pos" -lt "$len" ]; do
+			next_random 13
+			steps="$steps $((rnd + 1))"
+			pos=$((pos + rnd + 1))
+		done
+		awk -v steps="$steps" '{ n = split(steps, step, " ")
+			for (k = 1; k <= n; k++) { print substr($0, 1, step[k]); $0 = substr($0, step[k] + 1) } }' \
+			"$work/addrs" >"$work/pieces"
 		command exec 3<>"$MODSYM_DEBUGFS/resolve" || return 1
 		while IFS= read -r piece; do
 			tried=$((tried + 1))

@@ -62,9 +62,10 @@ t_resolve_one_by_one() {
 	resolves_kallsyms_functions ext4 10 || return 1
 	while read -r addr name; do
 		a=$(hex "$addr")
-		case $(resolve "$a") in
+		got=$(resolve "$a")
+		case $got in
 		"$a $name+0x0/0x"*" [ext4]") ;;
-		*) ktap_msg "resolve $a: got '$(resolve "$a")', want '$a $name+0x0/0x... [ext4]'" && return 1 ;;
+		*) ktap_msg "resolve $a: got '$got', want '$a $name+0x0/0x... [ext4]'" && return 1 ;;
 		esac
 	done </tmp/expect
 	case $(resolve "$(printf '0x%x' $((a + 1)))") in
