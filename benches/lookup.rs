@@ -183,8 +183,8 @@ impl Subject {
         } else {
             *regions.iter().max_by_key(|r| r.size).unwrap()
         };
-        let mut entries = vec![0u32; index::count_region(&table, text)];
-        let used = index::build_region(&table, text, &mut entries).unwrap();
+        let mut entries = vec![0u32; common::count_region(&table, text)];
+        let used = common::build_region(&table, text, &mut entries).unwrap();
         entries.truncate(used);
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ table.len() as u64);
         let probes = (0..PROBES)

@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The debugfs files in `/sys/kernel/debug/modsym/`.
+//! The debugfs files in `/sys/kernel/debug/modsym/`: what each prints and
+//! accepts, and who may open them.
 //!
-//! Each file is a [`SeqHandler`]: per-open state, `seq_file` iteration (one
-//! item per output line, prepared in `start` and printed in `show`), and,
+//! Each file is a [`LineFile`]: per-open state, one item per output line and,
 //! for the writable files, a write handler that validates the whole input
-//! before changing anything. Opening requires `CAP_SYSLOG` (checked in
-//! `ffi`). Formats are documented in the README and design notes.
+//! before changing anything. Formats are documented in the README.
 
-use core::{fmt::Write, marker::PhantomData};
+#![forbid(unsafe_code)]
+
+use core::fmt::Write;
 
 use kernel::{prelude::*, sync::rcu, sync::Arc};
 
 use crate::{
-    ffi::{DebugfsDir, SeqHandler, SeqOut},
+    bench::{self, BenchRow},
     format::{self, Line},
     index::SymbolTable,
+    kcall,
     parse::{self, ParseError},
     registry::{ModIndex, Registry, Snapshot},
-    verify::{self, BenchRow, Report},
+    seqfile::{DebugfsDir, FileData, LineFile, Text},
+    verify::{self, Report},
 };
 
 /// Largest `resolve` write.
@@ -37,56 +40,55 @@ pub(crate) fn create(reg: Arc<Registry>) -> Result<DebugfsDir<Registry>> {
     let dir = DebugfsDir::new(c"modsym", reg)?;
     dir.file::<Resolve>(c"resolve", 0o600)?;
     dir.file::<Lookup>(c"lookup", 0o600)?;
-    dir.file::<ListingFile<Modules>>(c"modules", 0o400)?;
-    dir.file::<ListingFile<Symbols>>(c"symbols", 0o400)?;
+    dir.file::<Modules>(c"modules", 0o400)?;
+    dir.file::<Symbols>(c"symbols", 0o400)?;
     dir.file::<Verify>(c"verify", 0o400)?;
     dir.file::<Bench>(c"bench", 0o600)?;
     Ok(dir)
 }
 
-fn pos_index(pos: u64) -> Option<usize> {
-    usize::try_from(pos).ok()
+/// Who may open the files: like `/proc/kallsyms`, only with `CAP_SYSLOG`.
+impl FileData for Registry {
+    fn may_open(&self) -> Result {
+        if kcall::capable_syslog() {
+            Ok(())
+        } else {
+            Err(EPERM)
+        }
+    }
+}
+
+/// Appends a formatted [`Line`] to `out`; `false` if it did not fit (cannot
+/// happen: lines fit by construction) or memory ran out.
+fn push_line(out: &mut Text, fill: impl FnOnce(&mut Line) -> Result<(), format::Overflow>) -> bool {
+    let mut line = Line::new();
+    fill(&mut line).is_ok() && out.push(line.as_bytes()).is_ok()
 }
 
 /// `resolve`: addresses written on this fd, resolved at read time.
-pub(crate) struct Resolve {
+#[derive(Default)]
+struct Resolve {
     addrs: KVVec<u64>,
     /// A token cut at the end of the last write waits here for the next one.
     stream: parse::AddressStream,
-    line: Line,
 }
 
-impl SeqHandler for Resolve {
+#[vtable]
+impl LineFile for Resolve {
     type Data = Registry;
     const MAX_WRITE: usize = RESOLVE_MAX_WRITE;
 
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self {
-            addrs: KVVec::new(),
-            stream: parse::AddressStream::new(),
-            line: Line::new(),
-        })
-    }
-
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
         // Reading ends the input: a token cut at the end of the last write is
         // complete (room for it was reserved by that write). A bare `0x` is dropped.
         if let Ok(Some(addr)) = self.stream.finish() {
             let _ = self.addrs.push_within_capacity(addr);
         }
-        let Some(&addr) = pos_index(pos).and_then(|p| self.addrs.get(p)) else {
+        let Some(&addr) = self.addrs.get(pos) else {
             return false;
         };
-        self.line.clear();
-        if reg.resolve_line(addr, &mut self.line).is_err() {
-            // Cannot happen (lines fit by construction); never print half a line.
-            self.line.clear();
-        }
+        push_line(out, |line| reg.resolve_line(addr, line));
         true
-    }
-
-    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
-        out.write(self.line.as_bytes());
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
@@ -112,18 +114,17 @@ impl SeqHandler for Resolve {
 }
 
 /// `lookup`: `[module:]name` written, matching symbols read.
-pub(crate) struct Lookup {
-    module: KVec<u8>,
-    any_module: bool,
+#[derive(Default)]
+struct Lookup {
+    module: Option<KVec<u8>>,
     name: KVec<u8>,
-    line: Line,
 }
 
 impl Lookup {
     /// The `k`-th match over all modules (registry order, then symtab order).
     fn nth_match(&self, snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
         for m in snap.modules() {
-            if !self.any_module && m.name() != &self.module[..] {
+            if self.module.as_deref().is_some_and(|want| m.name() != want) {
                 continue;
             }
             let core = &m.core;
@@ -156,23 +157,12 @@ impl Lookup {
     }
 }
 
-impl SeqHandler for Lookup {
+#[vtable]
+impl LineFile for Lookup {
     type Data = Registry;
     const MAX_WRITE: usize = LOOKUP_MAX_WRITE;
 
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self {
-            module: KVec::new(),
-            any_module: true,
-            name: KVec::new(),
-            line: Line::new(),
-        })
-    }
-
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
-        let Some(k) = pos_index(pos) else {
-            return false;
-        };
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
         if self.name.is_empty() {
             return false;
         }
@@ -180,14 +170,9 @@ impl SeqHandler for Lookup {
         let found = {
             let guard = rcu::read_lock();
             reg.snapshot(&guard)
-                .is_some_and(|snap| self.nth_match(snap, k, &mut line))
+                .is_some_and(|snap| self.nth_match(snap, pos, &mut line))
         };
-        self.line = line;
-        found
-    }
-
-    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
-        out.write(self.line.as_bytes());
+        found && out.push(line.as_bytes()).is_ok()
     }
 
     fn write(&mut self, reg: &Registry, input: &[u8]) -> Result {
@@ -195,25 +180,30 @@ impl SeqHandler for Lookup {
             ParseError::TooLong { .. } => E2BIG,
             _ => EINVAL,
         })?;
-        let mut module = KVec::new();
+        let module = match q.module {
+            Some(m) => {
+                let mut v = KVec::new();
+                v.extend_from_slice(m, GFP_KERNEL)?;
+                Some(v)
+            }
+            None => None,
+        };
         let mut name = KVec::new();
-        if let Some(m) = q.module {
-            module.extend_from_slice(m, GFP_KERNEL)?;
-        }
         name.extend_from_slice(q.name, GFP_KERNEL)?;
-        self.any_module = q.module.is_none();
+        // Name indices are built on first use (see `TableIndex::names`);
+        // a write refused for lack of memory leaves the old query.
+        reg.ensure_names()?;
         self.module = module;
         self.name = name;
-        // Name indices are built on first use (see `TableIndex::names`).
-        reg.ensure_names()
+        Ok(())
     }
 }
 
 /// Appends one `modules` line for `m`.
-fn module_line(line: &mut Line, m: &ModIndex) -> core::fmt::Result {
-    line.push_bytes(m.name()).map_err(|_| core::fmt::Error)?;
+fn module_line(out: &mut Text, m: &ModIndex) -> core::fmt::Result {
+    out.push(m.name()).map_err(|_| core::fmt::Error)?;
     writeln!(
-        line,
+        out,
         " {} {} {} {} {}",
         m.state_name(),
         m.symtab_len(),
@@ -223,62 +213,31 @@ fn module_line(line: &mut Line, m: &ModIndex) -> core::fmt::Result {
     )
 }
 
-/// A read-only listing: item `pos` is one line.
-pub(crate) trait Listing: Send + 'static {
-    /// Writes item `pos` into `line` (empty on entry); false past the end.
-    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool;
-}
-
-/// A read-only file printing one [`Line`] per item of `L`.
-pub(crate) struct ListingFile<L: Listing> {
-    line: Line,
-    _listing: PhantomData<L>,
-}
-
-impl<L: Listing> SeqHandler for ListingFile<L> {
-    type Data = Registry;
-    const MAX_WRITE: usize = 0;
-
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self {
-            line: Line::new(),
-            _listing: PhantomData,
-        })
-    }
-
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
-        self.line.clear();
-        pos_index(pos).is_some_and(|p| L::fill(reg, p, &mut self.line))
-    }
-
-    fn show(&mut self, _reg: &Registry, _pos: u64, out: &mut SeqOut<'_>) {
-        out.write(self.line.as_bytes());
-    }
-}
-
 /// `modules`: header, then one line per indexed module.
-pub(crate) struct Modules;
+#[derive(Default)]
+struct Modules;
 
-impl Listing for Modules {
-    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool {
+#[vtable]
+impl LineFile for Modules {
+    type Data = Registry;
+
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
         let Some(k) = pos.checked_sub(1) else {
-            return line
-                .push_bytes(b"# name state symtab indexed bytes build_ns\n")
-                .is_ok();
+            let _ = out.push(b"# name state symtab indexed bytes build_ns\n");
+            return true;
         };
         let guard = rcu::read_lock();
         let Some(m) = reg.snapshot(&guard).and_then(|s| s.modules().get(k)) else {
             return false;
         };
-        if module_line(line, m).is_err() {
-            line.clear();
-        }
+        let _ = module_line(out, m);
         true
     }
 }
 
 /// `symbols`: every indexed symbol, per module in address order.
-pub(crate) struct Symbols;
+#[derive(Default)]
+struct Symbols;
 
 /// Appends the `k`-th indexed symbol of the snapshot to `line`.
 fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
@@ -288,23 +247,22 @@ fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
             k -= n;
             continue;
         }
-        for (table, r) in m.regions().iter() {
+        for r in m.regions().as_slice() {
             let len = r.entries.len();
             if k >= len {
                 k -= len;
                 continue;
             }
-            let Some(&i) = r.entries.get(k) else {
+            let (Some(&i), Some((value, size))) = (r.entries.get(k), r.symbol(k)) else {
                 return false;
             };
             let i = i as usize;
-            let size = r.size_at(table, k);
             return format::symbol(
                 line,
-                table.value(i),
+                value,
                 size,
-                table.kind(i),
-                table.name(i),
+                r.table.kind(i),
+                r.table.name(i),
                 m.name(),
             )
             .is_ok();
@@ -314,28 +272,53 @@ fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
     false
 }
 
-impl Listing for Symbols {
-    fn fill(reg: &Registry, pos: usize, line: &mut Line) -> bool {
-        let guard = rcu::read_lock();
-        reg.snapshot(&guard)
-            .is_some_and(|s| nth_symbol(s, pos, line))
+#[vtable]
+impl LineFile for Symbols {
+    type Data = Registry;
+
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+        let mut line = Line::new();
+        let found = {
+            let guard = rcu::read_lock();
+            reg.snapshot(&guard)
+                .is_some_and(|s| nth_symbol(s, pos, &mut line))
+        };
+        found && out.push(line.as_bytes()).is_ok()
     }
 }
 
 /// `verify`: runs the parity check when read (once per open file).
-pub(crate) struct Verify {
+#[derive(Default)]
+struct Verify {
     report: Option<Report>,
 }
 
-impl SeqHandler for Verify {
-    type Data = Registry;
-    const MAX_WRITE: usize = 0;
-
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self { report: None })
+/// Appends line `pos` of a parity report; `false` past its end.
+fn report_line(r: &Report, pos: usize, out: &mut Text) -> Result<bool> {
+    match pos {
+        0 => writeln!(out, "modules {}", r.modules)?,
+        1 => writeln!(out, "addresses {}", r.addresses)?,
+        2 => writeln!(out, "mismatches {}", r.mismatches)?,
+        3 => writeln!(out, "skipped {}", r.skipped)?,
+        _ => {
+            let Some(m) = r.first.get(pos - 4) else {
+                return Ok(false);
+            };
+            write!(out, "mismatch {:#x} modsym: ", m.addr)?;
+            out.push(&m.modsym)?;
+            out.push(b" kernel: ")?;
+            out.push(&m.kernel)?;
+            out.push(b"\n")?;
+        }
     }
+    Ok(true)
+}
 
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
+#[vtable]
+impl LineFile for Verify {
+    type Data = Registry;
+
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
         if self.report.is_none() {
             match verify::verify(reg) {
                 Ok(r) => self.report = Some(r),
@@ -346,80 +329,58 @@ impl SeqHandler for Verify {
             }
         }
         let Some(r) = &self.report else { return false };
-        pos_index(pos).is_some_and(|p| p < 3 + r.first.len())
-    }
-
-    fn show(&mut self, _reg: &Registry, pos: u64, out: &mut SeqOut<'_>) {
-        let Some(r) = &self.report else { return };
-        let _ = match pos {
-            0 => writeln!(out, "modules {}", r.modules),
-            1 => writeln!(out, "addresses {}", r.addresses),
-            2 => writeln!(out, "mismatches {}", r.mismatches),
-            _ => {
-                let Some(m) = pos_index(pos - 3).and_then(|k| r.first.get(k)) else {
-                    return;
-                };
-                let _ = write!(out, "mismatch {:#x} modsym: ", m.addr);
-                out.write(&m.modsym);
-                out.write(b" kernel: ");
-                out.write(&m.kernel);
-                out.write(b"\n");
-                Ok(())
-            }
-        };
+        report_line(r, pos, out).unwrap_or(true)
     }
 }
 
 /// `bench`: write an iteration count, read the per-module timings.
-pub(crate) struct Bench {
+struct Bench {
     iterations: u64,
     rows: Option<KVec<BenchRow>>,
 }
 
-/// Parses a `bench` write: optional whitespace, decimal digits, optional
-/// whitespace.
-fn parse_iterations(input: &[u8]) -> Result<u64> {
-    let start = input
-        .iter()
-        .position(|&b| !parse::is_separator(b))
-        .ok_or(EINVAL)?;
-    let rest = input.get(start..).unwrap_or(&[]);
-    let len = rest
-        .iter()
-        .position(|&b| parse::is_separator(b))
-        .unwrap_or(rest.len());
-    let (digits, tail) = rest.split_at(len);
-    if tail.iter().any(|&b| !parse::is_separator(b)) || digits.iter().any(|b| !b.is_ascii_digit()) {
-        return Err(EINVAL);
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(E2BIG)?;
-    }
-    match n {
-        0 => Err(EINVAL),
-        n if n > BENCH_MAX_ITERATIONS => Err(E2BIG),
-        n => Ok(n),
+impl Default for Bench {
+    /// Reading without a write runs one iteration.
+    fn default() -> Self {
+        Self {
+            iterations: 1,
+            rows: None,
+        }
     }
 }
 
-impl SeqHandler for Bench {
+/// Appends line `pos` of a benchmark table; `false` past its end.
+fn bench_line(rows: &[BenchRow], pos: usize, out: &mut Text) -> Result<bool> {
+    let Some(k) = pos.checked_sub(1) else {
+        out.push(b"# module symtab addresses modsym_ns kernel_ns ratio\n")?;
+        return Ok(true);
+    };
+    let Some(row) = rows.get(k) else {
+        return Ok(false);
+    };
+    out.push(&row.name)?;
+    let ratio = row.ratio_tenths();
+    writeln!(
+        out,
+        " {} {} {} {} {}.{}x",
+        row.symtab,
+        row.addresses,
+        row.modsym_ns(),
+        row.kernel_ns(),
+        ratio / 10,
+        ratio % 10
+    )?;
+    Ok(true)
+}
+
+#[vtable]
+impl LineFile for Bench {
     type Data = Registry;
     const MAX_WRITE: usize = BENCH_MAX_WRITE;
 
-    fn open(_reg: &Registry) -> Result<Self> {
-        Ok(Self {
-            iterations: 1,
-            rows: None,
-        })
-    }
-
-    fn start(&mut self, reg: &Registry, pos: u64) -> bool {
+    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
         if self.rows.is_none() {
-            match verify::bench(reg, self.iterations) {
+            match bench::bench(reg, self.iterations) {
                 Ok(rows) => self.rows = Some(rows),
                 Err(e) => {
                     pr_warn!("bench failed: {:?}\n", e);
@@ -428,33 +389,14 @@ impl SeqHandler for Bench {
             }
         }
         let Some(rows) = &self.rows else { return false };
-        pos_index(pos).is_some_and(|p| p <= rows.len())
-    }
-
-    fn show(&mut self, _reg: &Registry, pos: u64, out: &mut SeqOut<'_>) {
-        let Some(rows) = &self.rows else { return };
-        let Some(p) = pos_index(pos) else { return };
-        let Some(k) = p.checked_sub(1) else {
-            out.write(b"# module symtab addresses modsym_ns kernel_ns ratio\n");
-            return;
-        };
-        let Some(row) = rows.get(k) else { return };
-        out.write(&row.name);
-        let ratio = row.ratio_tenths();
-        let _ = writeln!(
-            out,
-            " {} {} {} {} {}.{}x",
-            row.symtab,
-            row.addresses,
-            row.modsym_ns(),
-            row.kernel_ns(),
-            ratio / 10,
-            ratio % 10
-        );
+        bench_line(rows, pos, out).unwrap_or(true)
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
-        self.iterations = parse_iterations(input)?;
+        self.iterations = parse::parse_count(input, BENCH_MAX_ITERATIONS).map_err(|e| match e {
+            ParseError::TooLong { .. } => E2BIG,
+            _ => EINVAL,
+        })?;
         self.rows = None;
         Ok(())
     }

@@ -7,10 +7,15 @@
 //! it and are all-or-nothing: on [`Overflow`] the buffer is left exactly as it
 //! was. Call [`Line::clear`] to start over.
 //!
-//! Names are raw bytes (symbol names need not be UTF-8) and, like the kernel's
-//! `strscpy(namebuf, sym, KSYM_NAME_LEN)` in `module_address_lookup()`, are
-//! cut to [`MAX_NAME_BYTES`] bytes. Hex numbers are `%#lx` style: lowercase,
-//! `0x` prefix, no padding (`0x0` for zero).
+//! Names are raw bytes (symbol names need not be UTF-8), cut to
+//! [`MAX_NAME_BYTES`], the most a kernel symbol name may have
+//! (`KSYM_NAME_LEN - 1`). The kernel itself has no answer for a longer name:
+//! `strscpy(namebuf, sym, KSYM_NAME_LEN)` in `module_address_lookup()` fails
+//! with `-E2BIG` and `__sprint_symbol()` then writes before its buffer; the
+//! cut name is what `strscpy()` leaves in that buffer. Hex numbers are `%#lx`
+//! style: lowercase, `0x` prefix, no padding (`0x0` for zero).
+
+#![forbid(unsafe_code)]
 
 use core::fmt;
 
@@ -46,7 +51,7 @@ impl fmt::Display for Overflow {
 /// line.push_bytes(b" \xff").unwrap();
 /// assert_eq!(line.as_bytes(), b"3 entries \xff");
 /// line.clear();
-/// assert!(line.is_empty());
+/// assert!(line.as_bytes().is_empty());
 /// ```
 #[derive(Clone)]
 pub struct Line {
@@ -67,9 +72,6 @@ impl fmt::Debug for Line {
 }
 
 impl Line {
-    /// Capacity in bytes.
-    pub const CAPACITY: usize = LINE_CAPACITY;
-
     /// An empty line.
     pub const fn new() -> Self {
         Self {
@@ -83,31 +85,9 @@ impl Line {
         self.buf.get(..self.len).unwrap_or(&[])
     }
 
-    /// Number of bytes written.
-    pub const fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing has been written.
-    pub const fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Bytes still free.
-    pub const fn remaining(&self) -> usize {
-        LINE_CAPACITY.saturating_sub(self.len)
-    }
-
     /// Forgets everything written.
     pub fn clear(&mut self) {
         self.len = 0;
-    }
-
-    /// Cuts the line back to `len` bytes (no effect if it is shorter).
-    pub fn truncate(&mut self, len: usize) {
-        if len < self.len {
-            self.len = len;
-        }
     }
 
     /// Appends `bytes` entirely, or nothing and [`Overflow`].

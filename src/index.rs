@@ -13,7 +13,8 @@
 //! module memory region, in `O(log n)` instead of `O(n)`:
 //!
 //! - candidates are the entries `i >= 1` whose `st_shndx` is not `SHN_UNDEF`,
-//!   whose name is non-empty and is not a mapping symbol ([`is_mapping_symbol`]);
+//!   whose name is non-empty and is not a mapping symbol (the kernel's
+//!   `is_mapping_symbol()`: `$...`, `.L...` and `L0...` names);
 //! - the best candidate has the greatest value `v` with `base <= v <= addr`, the
 //!   lowest index winning among equal values;
 //! - the symbol size runs to the next greater candidate value, or to the end of
@@ -21,7 +22,9 @@
 //!
 //! All functions are `no_std`, allocation free, never panic on any input and
 //! contain no `unsafe` code; storage is provided by the caller, sized with the
-//! counting functions ([`count_region`], [`count_names`]).
+//! counting functions ([`count_regions`], [`count_names`]).
+
+#![forbid(unsafe_code)]
 
 /// Number of bytes one index entry takes (a `u32` symtab index).
 pub const BYTES_PER_ENTRY: usize = core::mem::size_of::<u32>();
@@ -48,11 +51,6 @@ pub const fn index_bytes(entries: usize) -> usize {
 pub trait SymbolTable {
     /// Number of entries, `num_symtab`, including the null entry 0.
     fn len(&self) -> usize;
-
-    /// Whether the table has no entries at all.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 
     /// `st_value` of entry `i` (the symbol's address once the module is laid out).
     fn value(&self, i: usize) -> u64;
@@ -82,26 +80,11 @@ pub trait SymbolTable {
 /// ELF `SHN_UNDEF`.
 pub const SHN_UNDEF: u16 = 0;
 
-/// The kernel's `is_mapping_symbol()`: `$...`, `.L...` and `L0...` names.
+/// The kernel's `is_mapping_symbol()` on the first two bytes of a
+/// NUL-terminated name: `$...`, `.L...` and `L0...` names.
 ///
 /// These are assembler/linker artefacts (arm64 `$x`/`$d`, local labels) that
 /// the kernel skips when resolving addresses.
-///
-/// # Examples
-///
-/// ```
-/// use modsym_core::index::is_mapping_symbol;
-/// assert!(is_mapping_symbol(b"$x"));
-/// assert!(is_mapping_symbol(b".Ltmp0"));
-/// assert!(is_mapping_symbol(b"L0"));
-/// assert!(!is_mapping_symbol(b"L1"));
-/// assert!(!is_mapping_symbol(b"init_module"));
-/// ```
-pub fn is_mapping_symbol(name: &[u8]) -> bool {
-    matches!(name, [b'.', b'L', ..] | [b'L', b'0', ..] | [b'$', ..])
-}
-
-/// [`is_mapping_symbol`] on the first two bytes of a NUL-terminated name.
 const fn is_mapping_head(head: [u8; 2]) -> bool {
     matches!(head, [b'.', b'L'] | [b'L', b'0'] | [b'$', _])
 }
@@ -188,17 +171,10 @@ impl core::fmt::Display for BuildError {
     }
 }
 
-/// Address candidates of `t` whose value lies in `region`
-/// ([`Region::holds_value`]): the storage [`build_region`] needs (an upper
-/// bound of what it uses).
-pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
-    let mut counts = [0];
-    count_regions(t, &[region], &mut counts);
-    counts[0]
-}
-
-/// [`count_region`] of every region of `regions` in one pass over `t`:
-/// `counts[k]` for `regions[k]` (regions beyond `counts` are not counted).
+/// Address candidates of `t` whose value lies in each region of `regions`
+/// ([`Region::holds_value`]), in one pass over `t`: `counts[k]` for
+/// `regions[k]` (regions beyond `counts` are not counted), the storage
+/// [`build_regions`] needs for it (an upper bound of what it uses).
 pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts: &mut [usize]) {
     counts.iter_mut().for_each(|c| *c = 0);
     let _ = for_each_candidate(t, regions, |k, _| {
@@ -240,24 +216,27 @@ fn push(out: &mut [u32], used: &mut usize, i: usize) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Builds the sorted address index of `region` into `out`.
+/// Builds the sorted address index of every region of `regions` in one pass
+/// over `t`: region `k` into `outs[k]`, the number of entries it uses into
+/// `used[k]`.
 ///
-/// `out` needs at least [`count_region`] entries. The candidates whose value
-/// lies in `region` are sorted by `(value, index)` (unique keys, so the
-/// unstable sort is deterministic), then runs of equal values are collapsed to
-/// their lowest index: later entries at the same address can never be the
-/// answer and never bound a size. Returns the number of entries used, a prefix
-/// of `out`.
+/// `outs[k]` needs at least [`count_regions`]' `counts[k]` entries. The
+/// candidates whose value lies in `regions[k]` are sorted by `(value, index)`
+/// (unique keys, so the unstable sort is deterministic), then runs of equal
+/// values are collapsed to their lowest index: later entries at the same
+/// address can never be the answer and never bound a size. Region `k`'s index
+/// is the prefix `outs[k][..used[k]]`.
 ///
 /// # Errors
 ///
-/// [`BuildError::OutTooSmall`] if `out` is too short,
-/// [`BuildError::IndexTooLarge`] if a candidate's index does not fit in `u32`.
+/// [`BuildError::OutTooSmall`] if an `outs[k]` is too short, or if `outs` or
+/// `used` has fewer elements than `regions`; [`BuildError::IndexTooLarge`] if
+/// a candidate's index does not fit in `u32`.
 ///
 /// # Examples
 ///
 /// ```
-/// use modsym_core::index::{build_region, count_region, lookup, Region, SymbolTable};
+/// use modsym_core::index::{build_regions, count_regions, lookup, Region, SymbolTable};
 ///
 /// struct Table<'a>(&'a [(u64, u16, &'a str)]);
 /// impl SymbolTable for Table<'_> {
@@ -269,34 +248,20 @@ fn push(out: &mut [u32], used: &mut usize, i: usize) -> Result<(), BuildError> {
 ///
 /// let t = Table(&[(0, 0, ""), (0x1040, 1, "bar"), (0x1000, 1, "foo"), (0x1000, 1, "foo_alias")]);
 /// let text = Region::new(0x1000, 0x100);
+/// let mut counts = [0];
+/// count_regions(&t, &[text], &mut counts);
+/// assert_eq!(counts, [3]);
 /// let mut storage = [0u32; 8];
-/// assert_eq!(count_region(&t, text), 3);
-/// let n = build_region(&t, text, &mut storage).unwrap();
-/// assert_eq!(&storage[..n], &[2, 1]); // foo_alias collapsed into foo
+/// let mut used = [0];
+/// build_regions(&t, &[text], &mut [&mut storage[..]], &mut used).unwrap();
+/// let entries = &storage[..used[0]];
+/// assert_eq!(entries, &[2, 1]); // foo_alias collapsed into foo
 ///
-/// let hit = lookup(&t, text, &storage[..n], 0x1010).unwrap();
+/// let hit = lookup(&t, text, entries, 0x1010).unwrap();
 /// assert_eq!((hit.index, hit.offset, hit.size), (2, 0x10, 0x40));
-/// let hit = lookup(&t, text, &storage[..n], 0x10ff).unwrap();
+/// let hit = lookup(&t, text, entries, 0x10ff).unwrap();
 /// assert_eq!((hit.index, hit.offset, hit.size), (1, 0xbf, 0xc0));
 /// ```
-pub fn build_region<T: SymbolTable + ?Sized>(
-    t: &T,
-    region: Region,
-    out: &mut [u32],
-) -> Result<usize, BuildError> {
-    let mut used = [0];
-    build_regions(t, &[region], &mut [out], &mut used)?;
-    Ok(used[0])
-}
-
-/// [`build_region`] of every region of `regions` in one pass over `t`:
-/// region `k` into `outs[k]` (at least [`count_regions`]' `counts[k]`
-/// entries), the number of entries it uses into `used[k]`.
-///
-/// # Errors
-///
-/// As [`build_region`]; [`BuildError::OutTooSmall`] also when `outs` or
-/// `used` has fewer elements than `regions`.
 pub fn build_regions<T: SymbolTable + ?Sized>(
     t: &T,
     regions: &[Region],
@@ -360,7 +325,7 @@ pub struct Hit {
 
 /// Resolves `addr` in `region` in `O(log n)`, with the kernel's exact rules.
 ///
-/// `entries` is what [`build_region`] produced for `t` and `region`.
+/// `entries` is what [`build_regions`] produced for `t` and `region`.
 /// Returns `None` if `addr` is outside `region` or no candidate lies at or
 /// before `addr` in it (the kernel then prints the raw address).
 ///
@@ -395,6 +360,24 @@ pub fn lookup<T: SymbolTable + ?Sized>(
     })
 }
 
+/// The entry the kernel's own linear scan (`find_kallsyms_symbol()`) picks
+/// for `addr` in `region`, found the same way, in `O(n)`: for checks that
+/// must not trust an index. Agrees with [`lookup`]'s `index`.
+pub fn pick_by_scan<T: SymbolTable + ?Sized>(t: &T, region: Region, addr: u64) -> Option<usize> {
+    if !region.contains(addr) || region.base == 0 {
+        return None;
+    }
+    let mut best: Option<(u64, usize)> = None;
+    for i in 1..t.len() {
+        let v = t.value(i);
+        let better = v <= addr && v >= region.base && best.is_none_or(|(bv, _)| v > bv);
+        if better && is_address_candidate(t, i) {
+            best = Some((v, i));
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
 /// The `pos`-th symbol of a region index, as [`lookup`] reports it for its
 /// own address: offset 0, size up to the next entry or the region end.
 ///
@@ -404,7 +387,7 @@ pub fn lookup<T: SymbolTable + ?Sized>(
 /// # Examples
 ///
 /// ```
-/// use modsym_core::index::{build_region, symbol_at, Hit, Region, SymbolTable};
+/// use modsym_core::index::{build_regions, symbol_at, Hit, Region, SymbolTable};
 ///
 /// struct Table<'a>(&'a [(u64, u16, &'a str)]);
 /// impl SymbolTable for Table<'_> {
@@ -417,11 +400,13 @@ pub fn lookup<T: SymbolTable + ?Sized>(
 /// let t = Table(&[(0, 0, ""), (0x1040, 1, "bar"), (0x1000, 1, "foo")]);
 /// let text = Region::new(0x1000, 0x100);
 /// let mut storage = [0u32; 2];
-/// let n = build_region(&t, text, &mut storage).unwrap();
-/// let first = symbol_at(&t, text, &storage[..n], 0).unwrap();
+/// let mut used = [0];
+/// build_regions(&t, &[text], &mut [&mut storage[..]], &mut used).unwrap();
+/// let entries = &storage[..used[0]];
+/// let first = symbol_at(&t, text, entries, 0).unwrap();
 /// assert_eq!((first.index, first.value, first.size), (2, 0x1000, 0x40));
-/// assert_eq!(symbol_at(&t, text, &storage[..n], 1).unwrap().size, 0xc0);
-/// assert_eq!(symbol_at(&t, text, &storage[..n], 2), None);
+/// assert_eq!(symbol_at(&t, text, entries, 1).unwrap().size, 0xc0);
+/// assert_eq!(symbol_at(&t, text, entries, 2), None);
 /// ```
 pub fn symbol_at<T: SymbolTable + ?Sized>(
     t: &T,
@@ -447,14 +432,6 @@ pub fn symbol_at<T: SymbolTable + ?Sized>(
         offset: 0,
         size: next.wrapping_sub(value),
     })
-}
-
-/// The first of `regions` that contains `addr`, like the
-/// `for_each_mod_mem_type()` scan of `find_kallsyms_symbol()` (pass the
-/// regions in `enum mod_mem_type` order, or only the text ones without
-/// `CONFIG_KALLSYMS_ALL`).
-pub fn find_region(regions: &[Region], addr: u64) -> Option<usize> {
-    regions.iter().position(|r| r.contains(addr))
 }
 
 /// Entries of the name index: `i >= 1`, not `SHN_UNDEF`, non-empty name.

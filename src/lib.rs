@@ -2,8 +2,8 @@
 
 //! Host build of modsym's pure core.
 //!
-//! The kernel module (`src/modsym.rs`) compiles these same three files as its
-//! own `index`, `parse` and `format` modules; this crate root only exists so
+//! The kernel module (`src/modsym.rs`) compiles these same four files as its
+//! own `index`, `parse`, `format` and `parity` modules; this crate root only exists so
 //! they can be tested, property-tested, fuzzed and benchmarked on the host.
 //! The files use nothing but `core`: no allocation, no `unsafe`, no panics on
 //! any input.
@@ -13,4 +13,5 @@
 
 pub mod format;
 pub mod index;
+pub mod parity;
 pub mod parse;

@@ -9,19 +9,43 @@
 //! `O(log n)`, with exactly the kernel's answer, through debugfs
 //! (`/sys/kernel/debug/modsym/`).
 //!
-//! Layout: [`index`], [`parse`] and [`format`] are the pure core (no kernel
-//! types, shared with the host test crate); `ffi` holds all `unsafe` code;
-//! `registry` the per-module indices, the module notifier handlers and RCU
-//! publication; `debugfs` and `verify` the user interface.
+//! One data path: module notifier ([`notifier`]) -> [`registry`] builds the
+//! index ([`index`]) from the module's symtab ([`kmod`]) and publishes it
+//! ([`rcu`]) -> a [`debugfs`] file ([`seqfile`]) asks the registry -> the
+//! answer is formatted ([`format`]).
+//!
+//! - Pure core, shared with the host test crate (`src/lib.rs`), no kernel
+//!   types: [`index`], [`parse`], [`format`], [`parity`].
+//! - The only files with `unsafe` code, one kernel interface each: [`kmod`]
+//!   (`struct module`, the module list), [`notifier`], [`rcu`], [`seqfile`]
+//!   (debugfs and `seq_file`), [`kcall`] (single kernel functions).
+//! - Safe code (`#![forbid(unsafe_code)]`): [`registry`], [`debugfs`],
+//!   [`verify`], [`bench`].
+//!
+//! `unsafe` is denied crate-wide; the FFI files allow it, one by one.
+
+#![deny(unsafe_code)]
 
 use kernel::{prelude::*, sync::Arc};
 
-pub mod format;
-pub mod index;
-pub mod parse;
+// The core's items are `pub` for the host crate (src/lib.rs).
+#[allow(unreachable_pub)]
+mod format;
+#[allow(unreachable_pub)]
+mod index;
+#[allow(unreachable_pub)]
+mod parity;
+#[allow(unreachable_pub)]
+mod parse;
 
+mod kcall;
+mod kmod;
+mod notifier;
+mod rcu;
+mod seqfile;
+
+mod bench;
 mod debugfs;
-mod ffi;
 mod registry;
 mod verify;
 
@@ -34,22 +58,20 @@ module! {
 }
 
 /// The module instance. Fields drop in order: debugfs first (no new readers),
-/// then the notifier (no new events, waits for running ones), then the
-/// registry (frees every index after a grace period).
+/// then the registry (unregisters the notifier, frees every index after a
+/// grace period).
 struct Modsym {
-    _debugfs: Option<ffi::DebugfsDir<registry::Registry>>,
-    _notifier: Pin<KBox<ffi::ModuleNotifier<registry::Registry>>>,
+    _debugfs: Option<seqfile::DebugfsDir<registry::Registry>>,
     _registry: Arc<registry::Registry>,
 }
 
 impl kernel::Module for Modsym {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let reg = Arc::pin_init(registry::Registry::new(), GFP_KERNEL)?;
         // Register first, then adopt what is already loaded: see
         // `ModuleNotifier::adopt_existing` for why nothing is missed or
         // freed under us.
-        let notifier = ffi::ModuleNotifier::register(reg.clone())?;
-        notifier.adopt_existing(module)?;
+        let reg = Arc::pin_init(registry::Registry::new()?, GFP_KERNEL)?;
+        reg.adopt_existing(module)?;
         // debugfs is optional (kernel convention); created last so that no
         // file can be open if an earlier step fails.
         let dir = match debugfs::create(reg.clone()) {
@@ -63,7 +85,6 @@ impl kernel::Module for Modsym {
         pr_info!("indexed {} modules, {} symbols\n", modules, symbols);
         Ok(Modsym {
             _debugfs: dir,
-            _notifier: notifier,
             _registry: reg,
         })
     }

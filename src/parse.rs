@@ -3,12 +3,15 @@
 //! Parsing of what user space writes to the debugfs files.
 //!
 //! - `resolve`: hexadecimal addresses, `0x`/`0X` prefix optional, separated
-//!   by ASCII whitespace, many per write ([`addresses`], [`validate`]).
+//!   by ASCII whitespace, many per write ([`addresses`], [`AddressStream`]).
 //! - `lookup`: one `[module:]name` token ([`parse_name_query`]).
+//! - `bench`: one decimal iteration count ([`parse_count`]).
 //!
 //! Nothing here allocates or panics; every error carries the byte offset (in
 //! the original input) it refers to, so the whole buffer can be validated
 //! before anything is committed.
+
+#![forbid(unsafe_code)]
 
 /// Most hexadecimal digits in one address (64 bits).
 pub const MAX_HEX_DIGITS: usize = 16;
@@ -58,6 +61,8 @@ pub enum ParseError {
         /// Offset of the offending byte.
         offset: usize,
     },
+    /// A count is 0.
+    Zero,
 }
 
 impl ParseError {
@@ -87,7 +92,7 @@ impl ParseError {
 impl core::fmt::Display for ParseError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            Self::InvalidDigit { offset } => write!(f, "invalid hex digit at offset {offset}"),
+            Self::InvalidDigit { offset } => write!(f, "invalid digit at offset {offset}"),
             Self::TooLong { offset } => write!(f, "token too long at offset {offset}"),
             Self::NoDigits { offset } => write!(f, "no digits after 0x at offset {offset}"),
             Self::Empty => f.write_str("empty input"),
@@ -95,6 +100,7 @@ impl core::fmt::Display for ParseError {
             Self::EmptyModule => f.write_str("empty module name"),
             Self::EmptyName => f.write_str("empty symbol name"),
             Self::InvalidByte { offset } => write!(f, "invalid byte at offset {offset}"),
+            Self::Zero => f.write_str("count is zero"),
         }
     }
 }
@@ -150,7 +156,7 @@ pub struct Addresses<'a> {
 ///
 /// Yields `Ok(address)` per token, in order. At the first malformed token it
 /// yields that error and then ends. An input without any token yields nothing
-/// (use [`validate`] to reject it).
+/// ([`AddressStream`] rejects it with [`ParseError::Empty`]).
 ///
 /// # Examples
 ///
@@ -198,36 +204,6 @@ impl Iterator for Addresses<'_> {
 }
 
 impl core::iter::FusedIterator for Addresses<'_> {}
-
-/// Checks a whole `resolve` write and returns how many addresses it holds.
-///
-/// # Errors
-///
-/// The first error [`addresses`] would yield, or [`ParseError::Empty`] if
-/// there is no token at all.
-///
-/// # Examples
-///
-/// ```
-/// use modsym_core::parse::{validate, ParseError};
-///
-/// assert_eq!(validate(b"1 2 3\n"), Ok(3));
-/// assert_eq!(validate(b" \n"), Err(ParseError::Empty));
-/// assert_eq!(validate(b"0x"), Err(ParseError::NoDigits { offset: 0 }));
-/// assert_eq!(validate(b"1 11112222333344445"), Err(ParseError::TooLong { offset: 2 }));
-/// ```
-pub fn validate(input: &[u8]) -> Result<usize, ParseError> {
-    let mut count = 0usize;
-    for address in addresses(input) {
-        address?;
-        count += 1;
-    }
-    if count == 0 {
-        Err(ParseError::Empty)
-    } else {
-        Ok(count)
-    }
-}
 
 /// Checks that `token` (at `offset` in the input) can still grow into a valid
 /// address token: hex digits, optionally after `0x`/`0X`, no more than a whole
@@ -285,7 +261,7 @@ impl Token {
 /// ```
 /// use modsym_core::parse::AddressStream;
 ///
-/// let mut stream = AddressStream::new();
+/// let mut stream = AddressStream::default();
 /// let mut got = Vec::new();
 /// assert_eq!(stream.feed(b"10 0xff", |a| got.push(a)), Ok(1));
 /// assert_eq!(stream.feed(b"ff 2\n", |a| got.push(a)), Ok(2));
@@ -310,16 +286,6 @@ struct Plan<'a> {
 }
 
 impl AddressStream {
-    /// An empty stream.
-    pub const fn new() -> Self {
-        Self {
-            kept: Token {
-                buf: [0; MAX_ADDRESS_TOKEN],
-                len: 0,
-            },
-        }
-    }
-
     /// Splits `input` as the continuation of the stream and checks the parts
     /// that are not whole tokens.
     fn plan<'a>(&self, input: &'a [u8]) -> Result<Plan<'a>, ParseError> {
@@ -389,9 +355,11 @@ impl AddressStream {
     ///
     /// # Errors
     ///
-    /// As [`validate`], with offsets into `input` (into the joined token for
-    /// a token begun by an earlier write); [`ParseError::Empty`] if `input`
-    /// neither holds nor ends a token.
+    /// The first malformed token's error, with offsets into `input` (into the
+    /// joined token for a token begun by an earlier write): what [`addresses`]
+    /// yields for a whole token, and for a token cut at the end of `input`
+    /// only what no continuation can mend (a bad digit, too many digits);
+    /// [`ParseError::Empty`] if `input` neither holds nor ends a token.
     pub fn check(&self, input: &[u8]) -> Result<usize, ParseError> {
         self.run(input, |_| {}).map(|(n, _)| n)
     }
@@ -409,11 +377,6 @@ impl AddressStream {
         let (n, kept) = self.run(input, sink)?;
         self.kept = kept;
         Ok(n)
-    }
-
-    /// Whether a cut token is waiting for the next write or [`finish`](Self::finish).
-    pub fn has_kept(&self) -> bool {
-        self.kept.len > 0
     }
 
     /// Ends the stream (reading begins): the kept token as an address, if any.
@@ -467,22 +430,7 @@ pub struct NameQuery<'a> {
 /// assert_eq!(parse_name_query(b":x"), Err(ParseError::EmptyModule));
 /// ```
 pub fn parse_name_query(input: &[u8]) -> Result<NameQuery<'_>, ParseError> {
-    let start = input
-        .iter()
-        .position(|&b| !is_separator(b))
-        .ok_or(ParseError::Empty)?;
-    let tail = input.get(start..).ok_or(ParseError::Empty)?;
-    let len = tail
-        .iter()
-        .position(|&b| is_separator(b))
-        .unwrap_or(tail.len());
-    let after = tail.get(len..).unwrap_or(&[]);
-    if let Some(extra) = after.iter().position(|&b| !is_separator(b)) {
-        return Err(ParseError::ExtraToken {
-            offset: start + len + extra,
-        });
-    }
-    let token = tail.get(..len).ok_or(ParseError::Empty)?;
+    let (start, token) = single_token(input)?;
     if let Some(nul) = token.iter().position(|&b| b == 0) {
         return Err(ParseError::InvalidByte {
             offset: start + nul,
@@ -511,4 +459,60 @@ pub fn parse_name_query(input: &[u8]) -> Result<NameQuery<'_>, ParseError> {
         });
     }
     Ok(NameQuery { module, name })
+}
+
+/// The only token of `input` and its offset; separators around it are ignored.
+fn single_token(input: &[u8]) -> Result<(usize, &[u8]), ParseError> {
+    let start = input
+        .iter()
+        .position(|&b| !is_separator(b))
+        .ok_or(ParseError::Empty)?;
+    let tail = input.get(start..).ok_or(ParseError::Empty)?;
+    let len = tail
+        .iter()
+        .position(|&b| is_separator(b))
+        .unwrap_or(tail.len());
+    let after = tail.get(len..).unwrap_or(&[]);
+    if let Some(extra) = after.iter().position(|&b| !is_separator(b)) {
+        return Err(ParseError::ExtraToken {
+            offset: start + len + extra,
+        });
+    }
+    Ok((start, tail.get(..len).unwrap_or(&[])))
+}
+
+/// Parses a `bench` write: one decimal count from 1 to `max`, surrounding
+/// whitespace ignored.
+///
+/// # Errors
+///
+/// [`ParseError::Empty`] without a token, [`ParseError::ExtraToken`] for a
+/// second one, [`ParseError::InvalidDigit`] for anything but `0`-`9`,
+/// [`ParseError::Zero`] for a count of 0, [`ParseError::TooLong`] for a
+/// count over `max`.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::parse::{parse_count, ParseError};
+///
+/// assert_eq!(parse_count(b" 100\n", 1000), Ok(100));
+/// assert_eq!(parse_count(b"1001", 1000), Err(ParseError::TooLong { offset: 0 }));
+/// assert_eq!(parse_count(b"0", 1000), Err(ParseError::Zero));
+/// assert_eq!(parse_count(b"0x10", 1000), Err(ParseError::InvalidDigit { offset: 1 }));
+/// ```
+pub fn parse_count(input: &[u8], max: u64) -> Result<u64, ParseError> {
+    let (start, token) = single_token(input)?;
+    let mut n: u64 = 0;
+    for (k, &b) in token.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::InvalidDigit { offset: start + k });
+        }
+        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    match n {
+        0 => Err(ParseError::Zero),
+        n if n > max => Err(ParseError::TooLong { offset: start }),
+        n => Ok(n),
+    }
 }

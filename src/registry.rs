@@ -18,8 +18,9 @@
 //! # Concurrency
 //!
 //! Writers (module notifier events, the initial adoption of loaded modules)
-//! serialise on the writer mutex, build a new [`Snapshot`] and publish it with
-//! [`RcuBox::replace`] (`rcu_assign_pointer()`). The old snapshot is retired:
+//! run on the [`Writer`] under the notifier's lock ([`ModuleNotifier`]), build
+//! a new [`Snapshot`] and publish it with [`RcuBox::replace`]
+//! (`rcu_assign_pointer()`). The old snapshot is retired:
 //! kept until the grace period that started after it was unpublished has
 //! elapsed (`get_state_synchronize_rcu()` / `poll_state_synchronize_rcu()`),
 //! then freed by a later writer, or waited for at module exit. No module
@@ -42,29 +43,36 @@
 //!   unpublishes the init part (init table and init regions), and the kernel
 //!   frees init memory from `do_free_init()`, after its own
 //!   `synchronize_rcu()`.
-//! - tables are read outside RCU only under the writer mutex (verify, bench),
-//!   which the GOING/LIVE handlers must take first.
+//! - tables are read outside RCU only under the writer lock (verify, bench),
+//!   which the notifier holds for every event.
+
+#![forbid(unsafe_code)]
 
 use kernel::{
-    new_mutex,
     prelude::*,
-    sync::{rcu, Arc, Mutex, MutexGuard, SetOnce},
+    sync::{rcu, Arc, MutexGuard, SetOnce},
     time::{Instant, Monotonic},
 };
 
 use crate::{
-    ffi::{
-        self, KTable, ModState, ModuleEvents, ModuleRef, RcuBox, Retired, FIRST_INIT_TYPE,
-        MEM_TYPES, MODULE_NAME_LEN,
-    },
     format::{self, Line},
     index::{self, Hit, Region, SymbolTable},
+    kcall::KSYM_NAME_LEN,
+    kmod::{self, KTable, ModState, ModuleRef, FIRST_INIT_TYPE, MEM_TYPES, MODULE_NAME_LEN},
+    notifier::{ModuleEvents, ModuleNotifier},
+    parity::RegionView,
+    rcu::{RcuBox, Retired},
 };
+
+/// Nanoseconds since `start`.
+pub(crate) fn elapsed_ns(start: Instant<Monotonic>) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(0)
+}
 
 /// Whether memory type `t` takes part in address resolution (rule 1: every
 /// type with `CONFIG_KALLSYMS_ALL`, only text without).
 pub(crate) const fn resolvable_type(t: usize) -> bool {
-    cfg!(CONFIG_KALLSYMS_ALL) || ffi::is_text_type(t)
+    cfg!(CONFIG_KALLSYMS_ALL) || kmod::is_text_type(t)
 }
 
 /// Sorted address index of one memory region.
@@ -76,10 +84,13 @@ pub(crate) struct RegionIndex {
 }
 
 impl RegionIndex {
-    /// Size of the symbol at position `k` of `entries`: up to the next
-    /// entry's value, or to the region end.
-    pub(crate) fn size_at(&self, table: &KTable, k: usize) -> u64 {
-        index::symbol_at(table, self.region, &self.entries, k).map_or(0, |h| h.size)
+    /// This index over `table`, for the pure core.
+    pub(crate) fn view<'a>(&'a self, table: &'a KTable) -> RegionView<'a, KTable> {
+        RegionView {
+            table,
+            region: self.region,
+            entries: &self.entries,
+        }
     }
 }
 
@@ -94,11 +105,14 @@ pub(crate) struct TableIndex {
     /// address index (1.5 s for 180,000 entries in an arm64 TCG guest) and
     /// would sit on every module load, in the COMING notifier.
     names: SetOnce<KVVec<u32>>,
+    /// Whether an address candidate's name is too long for the kernel's
+    /// `%pS` (see [`TableIndex::has_long_names`]); found on first use.
+    long_names: SetOnce<bool>,
 }
 
 impl TableIndex {
     fn build(table: KTable, m: &ModuleRef<'_>, types: core::ops::Range<usize>) -> Result<Self> {
-        let mut list = [Region::new(0, 0); ffi::MEM_TYPES];
+        let mut list = [Region::new(0, 0); MEM_TYPES];
         let mut n = 0;
         for t in types.filter(|&t| resolvable_type(t)) {
             if let (Some(region), Some(slot)) = (m.region(t), list.get_mut(n)) {
@@ -108,13 +122,13 @@ impl TableIndex {
         }
         let list = list.get(..n).unwrap_or(&[]);
         // Two passes over the symtab for all regions: count, then fill.
-        let mut counts = [0usize; ffi::MEM_TYPES];
+        let mut counts = [0usize; MEM_TYPES];
         index::count_regions(&table, list, &mut counts);
         let mut storage = KVec::with_capacity(n, GFP_KERNEL)?;
         for &count in counts.iter().take(n) {
             storage.push(KVVec::from_elem(0u32, count, GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        let mut used = [0usize; ffi::MEM_TYPES];
+        let mut used = [0usize; MEM_TYPES];
         {
             let mut outs = KVec::with_capacity(n, GFP_KERNEL)?;
             for entries in storage.iter_mut() {
@@ -134,12 +148,13 @@ impl TableIndex {
             table,
             regions,
             names: SetOnce::new(),
+            long_names: SetOnce::new(),
         })
     }
 
     /// Builds the name index if it does not exist yet.
     ///
-    /// The table must be alive: call under the writer mutex.
+    /// The table must be alive: call under the writer lock.
     fn ensure_names(&self) -> Result {
         if self.names.as_ref().is_some() {
             return Ok(());
@@ -150,7 +165,7 @@ impl TableIndex {
         names.truncate(used);
         // As for the address index: the larger array stays if shrinking fails.
         let _ = names.shrink_to(used, GFP_KERNEL);
-        // Only writers (under the writer mutex) populate: cannot be taken.
+        // Only writers (under the writer lock) populate: cannot be taken.
         self.names.populate(names);
         Ok(())
     }
@@ -181,6 +196,25 @@ impl TableIndex {
         }
     }
 
+    /// Whether an address candidate of the table has a name of
+    /// [`KSYM_NAME_LEN`] bytes or more, which the kernel cannot print: for
+    /// such a symbol `module_address_lookup()`'s `strscpy()` fails and
+    /// `__sprint_symbol()` writes before its buffer.
+    ///
+    /// The table must be alive: call under the writer lock or with the RCU
+    /// read lock held on a published snapshot.
+    pub(crate) fn has_long_names(&self) -> bool {
+        if let Some(&long) = self.long_names.as_ref() {
+            return long;
+        }
+        let long = (1..self.table.len()).any(|i| {
+            index::is_address_candidate(&self.table, i) && self.table.name(i).len() >= KSYM_NAME_LEN
+        });
+        // A concurrent caller may have populated it first, with the same answer.
+        let _ = self.long_names.populate(long);
+        long
+    }
+
     /// Number of address index entries.
     pub(crate) fn indexed(&self) -> usize {
         self.regions.iter().map(|r| r.entries.len()).sum()
@@ -204,6 +238,7 @@ impl TableIndex {
 }
 
 /// Everything modsym knows about one module.
+#[derive(Clone)]
 pub(crate) struct ModIndex {
     id: usize,
     name: [u8; MODULE_NAME_LEN],
@@ -237,7 +272,7 @@ impl ModIndex {
         if let (Some(dst), Some(src)) = (name.get_mut(..name_len), src.get(..name_len)) {
             dst.copy_from_slice(src);
         }
-        let build_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
+        let build_ns = elapsed_ns(start);
         Ok(Self {
             id: m.id(),
             name,
@@ -297,36 +332,43 @@ impl ModIndex {
 
     /// Every indexed region with its table, sorted by base address.
     pub(crate) fn regions(&self) -> RegionList<'_> {
+        let empty = RegionView {
+            table: &KTable::EMPTY,
+            region: Region::new(0, 0),
+            entries: &[],
+        };
         let mut list = RegionList {
-            items: [None; MEM_TYPES],
+            items: [empty; MEM_TYPES],
             len: 0,
         };
         let parts = Iterator::chain(core::iter::once(&*self.core), self.init.as_deref());
         for part in parts {
             for r in part.regions.iter() {
                 if let Some(slot) = list.items.get_mut(list.len) {
-                    *slot = Some((&part.table, r));
+                    *slot = r.view(&part.table);
                     list.len += 1;
                 }
             }
         }
-        if let Some(items) = list.items.get_mut(..list.len) {
-            items.sort_unstable_by_key(|x| x.map_or(0, |(_, r)| r.region.base));
-        }
+        list.as_mut_slice().sort_unstable_by_key(|v| v.region.base);
         list
     }
 }
 
-/// A module's regions in address order, see [`ModIndex::regions`].
+/// A module's indexed regions in address order, see [`ModIndex::regions`].
 pub(crate) struct RegionList<'a> {
-    items: [Option<(&'a KTable, &'a RegionIndex)>; MEM_TYPES],
+    items: [RegionView<'a, KTable>; MEM_TYPES],
     len: usize,
 }
 
 impl<'a> RegionList<'a> {
-    /// Iterates over `(table, region index)` pairs.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'a KTable, &'a RegionIndex)> + '_ {
-        self.items.iter().take(self.len).flatten().copied()
+    /// The regions.
+    pub(crate) fn as_slice(&self) -> &[RegionView<'a, KTable>] {
+        self.items.get(..self.len).unwrap_or(&[])
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [RegionView<'a, KTable>] {
+        self.items.get_mut(..self.len).unwrap_or(&mut [])
     }
 }
 
@@ -427,12 +469,14 @@ impl Resolution<'_> {
     }
 }
 
-/// Mutable registry state, under the writer mutex.
+/// Mutable registry state, changed by module events under the notifier's
+/// lock.
 pub(crate) struct Writer {
     modules: KVec<Arc<ModIndex>>,
     /// Snapshots unpublished while RCU readers may still use them; dropped
-    /// once their grace period has elapsed (see [`Registry::retire`]).
+    /// once their grace period has elapsed (see [`Writer::retire`]).
     retired: KVec<Retired<Snapshot>>,
+    published: Arc<RcuBox<Snapshot>>,
 }
 
 impl Writer {
@@ -447,8 +491,8 @@ impl Writer {
 
     /// The module with identity `id`, if still indexed.
     ///
-    /// While the writer guard is held, its tables may be read outside RCU:
-    /// the module cannot be freed (its GOING handler needs this mutex).
+    /// While the writer lock is held, its tables may be read outside RCU:
+    /// the module cannot be freed (its GOING event needs this lock).
     pub(crate) fn get(&self, id: usize) -> Option<&ModIndex> {
         self.modules.iter().find(|m| m.id == id).map(|m| &**m)
     }
@@ -456,31 +500,153 @@ impl Writer {
     fn position(&self, id: usize) -> Option<usize> {
         self.modules.iter().position(|m| m.id == id)
     }
+
+    /// Publishes the current module list. On allocation failure the old
+    /// snapshot stays published: callers must only have *added* to the list
+    /// then (removals use [`Self::publish_or_clear`]).
+    fn publish(&mut self) -> Result {
+        let snap = Snapshot::build(&self.modules)?;
+        let old = self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
+        self.retire(old);
+        Ok(())
+    }
+
+    /// Keeps an unpublished snapshot until its grace period has elapsed, and
+    /// frees the retired snapshots whose grace period has, so that module
+    /// events never wait for one. If it cannot be kept (no memory), it is
+    /// dropped here, which waits.
+    fn retire(&mut self, old: Option<Retired<Snapshot>>) {
+        while let Some(p) = self.retired.iter().position(|r| r.expired()) {
+            drop(self.retired.remove(p));
+        }
+        if let Some(old) = old {
+            // Without memory for the list entry, `push` drops `old`: it waits.
+            let _ = self.retired.push(old, GFP_KERNEL);
+        }
+    }
+
+    /// Publishes after a removal. If the new snapshot cannot be allocated,
+    /// unpublishes everything instead (lookups then answer `?` until the next
+    /// successful publication) rather than leave a stale module visible.
+    fn publish_or_clear(&mut self) {
+        if self.publish().is_err() {
+            pr_warn!("out of memory: index unpublished until the next module event\n");
+            let old = self.published.replace(None);
+            self.retire(old);
+        }
+    }
+
+    fn insert(&mut self, m: &ModuleRef<'_>, state: ModState) {
+        if self.position(m.id()).is_some() {
+            return;
+        }
+        let added = ModIndex::build(m, state)
+            .and_then(|idx| Arc::new(idx, GFP_KERNEL).map_err(Into::into))
+            .and_then(|idx| self.modules.push(idx, GFP_KERNEL).map_err(Into::into));
+        if let Err(e) = added.and_then(|()| self.publish()) {
+            // Keep the writer list equal to what is published.
+            if let Some(p) = self.position(m.id()) {
+                drop(self.modules.remove(p));
+            }
+            pr_warn!(
+                "cannot index {}: {:?}\n",
+                kernel::str::BStr::from_bytes(m.name()),
+                e
+            );
+        }
+    }
 }
 
-/// The registry.
+impl ModuleEvents for Writer {
+    fn coming(&mut self, m: ModuleRef<'_>) {
+        self.insert(&m, ModState::Coming);
+    }
+
+    fn live(&mut self, m: ModuleRef<'_>) {
+        let Some(p) = self.position(m.id()) else {
+            // Not indexed yet (skipped at adoption while its COMING chain had
+            // just finished, or an allocation failure at COMING): index the
+            // core only, the init part is about to be freed.
+            self.insert(&m.without_init(), ModState::Live);
+            return;
+        };
+        let Some(old) = self.modules.get(p) else {
+            return;
+        };
+        let mut live = ModIndex::clone(old);
+        live.state = ModState::Live;
+        live.init = None;
+        match Arc::new(live, GFP_KERNEL) {
+            // The old entry (with the init part) stays alive in the old
+            // snapshot until its grace period has elapsed.
+            Ok(live) => {
+                if let Some(slot) = self.modules.get_mut(p) {
+                    *slot = live;
+                }
+            }
+            // Cannot build the core-only entry: drop the module rather than
+            // keep the init part past its lifetime.
+            Err(_) => drop(self.modules.remove(p)),
+        }
+        self.publish_or_clear();
+    }
+
+    fn going(&mut self, m: ModuleRef<'_>) {
+        if let Some(p) = self.position(m.id()) {
+            // Unpublish. Readers that found the module in the old snapshot
+            // may still read its symbol tables: the kernel frees the module
+            // only after a synchronize_rcu() that starts after this event.
+            drop(self.modules.remove(p));
+            self.publish_or_clear();
+        }
+    }
+
+    fn existing(&mut self, m: ModuleRef<'_>) {
+        let state = match m.state() {
+            ModState::Coming => ModState::Coming,
+            _ => ModState::Live,
+        };
+        self.insert(&m, state);
+    }
+}
+
+/// The registry: the published snapshot for readers, and the writer state
+/// behind the module notifier.
+///
+/// Fields drop in order: the notifier first (no new events, waits for running
+/// ones; then the writer's retired snapshots are freed), then the published
+/// snapshot (after a grace period).
 #[pin_data]
 pub(crate) struct Registry {
     #[pin]
-    writer: Mutex<Writer>,
-    published: RcuBox<Snapshot>,
+    events: ModuleNotifier<Writer>,
+    published: Arc<RcuBox<Snapshot>>,
 }
 
 impl Registry {
-    /// An empty registry.
-    pub(crate) fn new() -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            writer <- new_mutex!(Writer {
-                modules: KVec::new(),
-                retired: KVec::new(),
-            }),
-            published: RcuBox::new(),
-        })
+    /// An empty registry with its notifier registered; modules loaded
+    /// before are added by [`Self::adopt_existing`].
+    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+        let published = Arc::new(RcuBox::new(), GFP_KERNEL)?;
+        let writer = Writer {
+            modules: KVec::new(),
+            retired: KVec::new(),
+            published: published.clone(),
+        };
+        Ok(try_pin_init!(Self {
+            events <- ModuleNotifier::register(writer),
+            published,
+        }? Error))
     }
 
-    /// Takes the writer mutex (blocks module events; see [`Writer::get`]).
+    /// Indexes the modules that were loaded before modsym.
+    pub(crate) fn adopt_existing(&self, this: &ThisModule) -> Result {
+        self.events.adopt_existing(this)
+    }
+
+    /// Takes the writer lock (blocks module events; see [`Writer::get`]).
     pub(crate) fn lock(&self) -> MutexGuard<'_, Writer> {
-        self.writer.lock()
+        self.events.lock()
     }
 
     /// Number of indexed modules and of indexed address entries.
@@ -521,136 +687,11 @@ impl Registry {
 
     /// Builds the name index of every indexed module that has none yet.
     pub(crate) fn ensure_names(&self) -> Result {
-        let w = self.writer.lock();
+        let w = self.lock();
         for m in w.modules.iter() {
-            // The module cannot go away: we hold the writer mutex.
+            // The module cannot go away: we hold the writer lock.
             m.core.ensure_names()?;
         }
         Ok(())
-    }
-
-    /// Publishes the writer's current module list. On allocation failure the
-    /// old snapshot stays published: callers must only have *added* to the
-    /// list then (removals use [`Self::publish_or_clear`]).
-    fn publish(&self, w: &mut Writer) -> Result {
-        let snap = Snapshot::build(&w.modules)?;
-        let old = self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
-        Self::retire(w, old);
-        Ok(())
-    }
-
-    /// Keeps an unpublished snapshot until its grace period has elapsed, and
-    /// frees the retired snapshots whose grace period has, so that module
-    /// events never wait for one. If it cannot be kept (no memory), it is
-    /// dropped here, which waits.
-    fn retire(w: &mut Writer, old: Option<Retired<Snapshot>>) {
-        while let Some(p) = w.retired.iter().position(|r| r.expired()) {
-            drop(w.retired.remove(p));
-        }
-        if let Some(old) = old {
-            // Without memory for the list entry, `push` drops `old`: it waits.
-            let _ = w.retired.push(old, GFP_KERNEL);
-        }
-    }
-
-    /// Publishes after a removal. If the new snapshot cannot be allocated,
-    /// unpublishes everything instead (lookups then answer `?` until the next
-    /// successful publication) rather than leave a stale module visible.
-    fn publish_or_clear(&self, w: &mut Writer) {
-        if self.publish(w).is_err() {
-            pr_warn!("out of memory: index unpublished until the next module event\n");
-            let old = self.published.replace(None);
-            Self::retire(w, old);
-        }
-    }
-
-    fn insert(&self, w: &mut Writer, m: &ModuleRef<'_>, state: ModState) {
-        if w.position(m.id()).is_some() {
-            return;
-        }
-        let added = ModIndex::build(m, state)
-            .and_then(|idx| Arc::new(idx, GFP_KERNEL).map_err(Into::into))
-            .and_then(|idx| w.modules.push(idx, GFP_KERNEL).map_err(Into::into));
-        let published = added.and_then(|()| self.publish(w));
-        if let Err(e) = published {
-            // Keep the writer list equal to what is published.
-            if let Some(p) = w.position(m.id()) {
-                drop(w.modules.remove(p));
-            }
-            pr_warn!(
-                "cannot index {}: {:?}\n",
-                kernel::str::BStr::from_bytes(m.name()),
-                e
-            );
-        }
-    }
-}
-
-impl ModuleEvents for Registry {
-    fn coming(&self, m: ModuleRef<'_>) {
-        let mut w = self.writer.lock();
-        self.insert(&mut w, &m, ModState::Coming);
-    }
-
-    fn live(&self, m: ModuleRef<'_>) {
-        let mut w = self.writer.lock();
-        let Some(p) = w.position(m.id()) else {
-            // Not indexed yet (skipped at adoption while its COMING chain had
-            // just finished, or an allocation failure at COMING): index the
-            // core only, the init part is about to be freed.
-            self.insert(&mut w, &m.without_init(), ModState::Live);
-            return;
-        };
-        let Some(old) = w.modules.get(p) else { return };
-        let live = ModIndex {
-            id: old.id,
-            name: old.name,
-            name_len: old.name_len,
-            state: ModState::Live,
-            core: old.core.clone(),
-            init: None,
-            build_ns: old.build_ns,
-        };
-        match Arc::new(live, GFP_KERNEL) {
-            Ok(live) => {
-                if let Some(slot) = w.modules.get_mut(p) {
-                    // The old entry (with the init part) stays alive in the
-                    // old snapshot until its grace period has elapsed.
-                    *slot = live;
-                }
-                self.publish_or_clear(&mut w);
-            }
-            Err(_) => {
-                // Cannot build the core-only entry: drop the module rather
-                // than keep the init part past its lifetime.
-                drop(w.modules.remove(p));
-                self.publish_or_clear(&mut w);
-            }
-        }
-    }
-
-    fn going(&self, m: ModuleRef<'_>) {
-        let mut w = self.writer.lock();
-        if let Some(p) = w.position(m.id()) {
-            // Unpublish. Readers that found the module in the old snapshot
-            // may still read its symbol tables: the kernel frees the module
-            // only after a synchronize_rcu() that starts after this event.
-            drop(w.modules.remove(p));
-            self.publish_or_clear(&mut w);
-        }
-    }
-
-    fn existing(&self, m: ModuleRef<'_>) {
-        let mut w = self.writer.lock();
-        let state = m.state();
-        self.insert(
-            &mut w,
-            &m,
-            if state == ModState::Coming {
-                ModState::Coming
-            } else {
-                ModState::Live
-            },
-        );
     }
 }

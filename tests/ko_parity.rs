@@ -102,7 +102,7 @@ fn real_modules_match_the_kernel_loop() {
                 let Some(path) = kos.get(k) else { break };
                 let ko = load(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
                 let mapping = (1..ko.full.len())
-                    .filter(|&i| modsym_core::index::is_mapping_symbol(ko.full.name(i)))
+                    .filter(|&i| common::c_is_mapping_symbol(ko.full.name(i)))
                     .count();
                 let checked = check_table(path, "full", &ko.full, &ko.regions)
                     + check_table(path, "core", &ko.core, &ko.regions);

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{oracle, oracle_names, Module, Table};
+use common::{build_region, count_region, oracle, oracle_names, Module, Table};
 use modsym_core::index::{
-    self, build_names, build_region, count_names, count_region, is_address_candidate,
-    is_mapping_symbol, lookup, lookup_name, BuildError, Hit, Region, SymbolTable,
+    self, build_names, count_names, is_address_candidate, lookup, lookup_name, BuildError, Hit,
+    Region, SymbolTable,
 };
 
 const TEXT: Region = Region::new(0xffff_ffff_c000_0000, 0x1000);
@@ -84,6 +84,15 @@ fn built(t: &Table, r: Region) -> Vec<u32> {
     out
 }
 
+/// Whether a defined symbol named `name` is an address candidate, through
+/// both `name_head()` paths (the C-like override and the trait's default).
+fn named_candidate(name: &[u8]) -> bool {
+    let t = Table::from_entries(&[(name, TEXT.base, 1)]);
+    let got = is_address_candidate(&t, 1);
+    assert_eq!(is_address_candidate(&Plain(&t), 1), got, "{name:?}");
+    got
+}
+
 #[test]
 fn mapping_symbol_rules() {
     for name in [
@@ -92,11 +101,12 @@ fn mapping_symbol_rules() {
         b"$",
         b"$x.123",
         b".L",
+        b".Ltmp0",
         b".Ltmp3",
         b"L0",
         b"L0abc",
     ] {
-        assert!(is_mapping_symbol(name), "{name:?}");
+        assert!(!named_candidate(name), "{name:?}");
         assert!(common::c_is_mapping_symbol(name));
     }
     for name in [
@@ -109,8 +119,10 @@ fn mapping_symbol_rules() {
         b"l0",
         b"foo",
         b"_L0",
+        b"init_module",
     ] {
-        assert!(!is_mapping_symbol(name), "{name:?}");
+        // Not a mapping symbol: a candidate unless its name is empty.
+        assert_eq!(named_candidate(name), !name.is_empty(), "{name:?}");
         assert!(!common::c_is_mapping_symbol(name));
     }
 }

@@ -2,11 +2,13 @@
 
 //! Input parsing and output formatting.
 
+mod common;
+
+use common::validate;
 use core::fmt::Write;
 use modsym_core::format::{self, resolved, symbol, unresolved, Line, Overflow, LINE_CAPACITY};
 use modsym_core::parse::{
-    addresses, parse_name_query, validate, AddressStream, NameQuery, ParseError, MAX_MODULE_LEN,
-    MAX_NAME_LEN,
+    addresses, parse_name_query, AddressStream, NameQuery, ParseError, MAX_MODULE_LEN, MAX_NAME_LEN,
 };
 use proptest::prelude::*;
 
@@ -24,6 +26,7 @@ fn addresses_accepted() {
     assert_eq!(all(b"0000000000000001"), [Ok(1)]);
     assert_eq!(validate(b"0xffffffffc0002010\n"), Ok(1));
     assert_eq!(validate(b"1\n2\n3"), Ok(3));
+    assert_eq!(validate(b"1 2 3\n"), Ok(3));
 }
 
 #[test]
@@ -31,6 +34,7 @@ fn addresses_rejected() {
     use ParseError::*;
     assert_eq!(validate(b""), Err(Empty));
     assert_eq!(validate(b" \n\t"), Err(Empty));
+    assert_eq!(validate(b" \n"), Err(Empty));
     assert_eq!(all(b""), []);
     assert_eq!(validate(b"0x"), Err(NoDigits { offset: 0 }));
     assert_eq!(validate(b"1 0X\n"), Err(NoDigits { offset: 2 }));
@@ -48,6 +52,7 @@ fn addresses_rejected() {
     // 17 digits, with or without the prefix, and leading zeros count.
     assert_eq!(validate(b"1 00000000000000001"), Err(TooLong { offset: 2 }));
     assert_eq!(validate(b"0x11112222333344445"), Err(TooLong { offset: 0 }));
+    assert_eq!(validate(b"1 11112222333344445"), Err(TooLong { offset: 2 }));
     assert_eq!(validate(b"0x1111222233334444"), Ok(1));
     // The first error wins and the iterator stops there.
     assert_eq!(all(b"1 x 2 y"), [Ok(1), Err(InvalidDigit { offset: 2 })]);
@@ -159,7 +164,7 @@ fn longest_lines_fit_and_names_are_cut() {
     let module = vec![b'm'; MAX_MODULE_LEN];
     let mut l = Line::new();
     resolved(&mut l, u64::MAX, &name, u64::MAX, u64::MAX, &module).unwrap();
-    assert_eq!(l.len(), 627);
+    assert_eq!(l.as_bytes().len(), 627);
     let text = l.as_bytes();
     assert_eq!(
         text.iter().filter(|&&b| b == b'n').count(),
@@ -167,7 +172,7 @@ fn longest_lines_fit_and_names_are_cut() {
     );
     l.clear();
     symbol(&mut l, u64::MAX, u64::MAX, b't', &name, &module).unwrap();
-    assert_eq!(l.len(), 610);
+    assert_eq!(l.as_bytes().len(), 610);
 }
 
 #[test]
@@ -179,25 +184,34 @@ fn overflow_is_atomic() {
     }
     let per_line = "0xffffffffffffffff some_function+0x123/0x456 [module]\n".len();
     assert_eq!(n, LINE_CAPACITY / per_line);
-    assert_eq!(l.len(), n * per_line, "a failed line leaves nothing behind");
-    let before = l.len();
+    assert_eq!(
+        l.as_bytes().len(),
+        n * per_line,
+        "a failed line leaves nothing behind"
+    );
+    let before = l.as_bytes().len();
     while unresolved(&mut l, u64::MAX).is_ok() {}
-    assert_eq!((l.len() - before) % "0xffffffffffffffff ?\n".len(), 0);
+    assert_eq!(
+        (l.as_bytes().len() - before) % "0xffffffffffffffff ?\n".len(),
+        0
+    );
 
     let mut l = Line::new();
     assert!(l.push_bytes(&[b'x'; LINE_CAPACITY]).is_ok());
-    assert_eq!(l.remaining(), 0);
+    assert_eq!(LINE_CAPACITY - l.as_bytes().len(), 0, "nothing remains");
     assert_eq!(l.push_byte(b'y'), Err(Overflow));
     assert_eq!(l.push_hex(0), Err(Overflow));
     assert!(write!(l, "z").is_err());
-    assert_eq!(l.len(), LINE_CAPACITY);
-    l.truncate(3);
-    assert_eq!(l.as_bytes(), b"xxx");
+    assert_eq!(
+        l.as_bytes(),
+        &[b'x'; LINE_CAPACITY][..],
+        "the full line is intact"
+    );
     // A module name too long for any sane line overflows cleanly.
     let huge = vec![b'm'; 1000];
     let mut l = Line::new();
     assert_eq!(resolved(&mut l, 1, b"f", 0, 1, &huge), Err(Overflow));
-    assert!(l.is_empty());
+    assert!(l.as_bytes().is_empty());
 }
 
 proptest! {
@@ -279,7 +293,7 @@ proptest! {
         points.push(bytes.len());
         points.sort_unstable();
         points.dedup();
-        let mut stream = AddressStream::new();
+        let mut stream = AddressStream::default();
         let mut got = Vec::new();
         for w in points.windows(2) {
             let piece = &bytes[w[0]..w[1]];
@@ -302,8 +316,8 @@ proptest! {
         first in "[0-9a-f ]{0,20}",
         bad in "[0-9a-f ]{0,10}[g-wyz][0-9a-f ]{0,10}",
     ) {
-        let mut a = AddressStream::new();
-        let mut b = AddressStream::new();
+        let mut a = AddressStream::default();
+        let mut b = AddressStream::default();
         let _ = a.feed(first.as_bytes(), |_| {});
         let _ = b.feed(first.as_bytes(), |_| {});
         let mut seen = 0;
@@ -318,13 +332,14 @@ proptest! {
 
 #[test]
 fn stream_edges() {
-    let mut s = AddressStream::new();
+    let mut s = AddressStream::default();
     // A write with no token and nothing kept is empty.
     assert_eq!(s.feed(b" \n", |_| {}), Err(ParseError::Empty));
     // "0" then "x1f": one token across two writes.
     let mut got = Vec::new();
     assert_eq!(s.feed(b"0", |a| got.push(a)), Ok(0));
-    assert!(s.has_kept());
+    assert_eq!(s.clone().finish(), Ok(Some(0)), "the cut token is kept");
+    assert_eq!(s.check(b" "), Ok(1), "and a separator would complete it");
     assert_eq!(s.feed(b"x1f\n", |a| got.push(a)), Ok(1));
     assert_eq!(got, [0x1f]);
     // Whitespace alone completes a kept token.
@@ -351,4 +366,25 @@ fn stream_edges() {
         s.feed(b"1 2g 3", |_| {}),
         Err(ParseError::InvalidDigit { offset: 3 })
     );
+}
+
+#[test]
+fn counts() {
+    use modsym_core::parse::parse_count;
+    use ParseError::*;
+    assert_eq!(parse_count(b"1", 10), Ok(1));
+    assert_eq!(parse_count(b" \t10\n", 10), Ok(10));
+    assert_eq!(parse_count(b"0010", 10), Ok(10));
+    assert_eq!(parse_count(b"11", 10), Err(TooLong { offset: 0 }));
+    assert_eq!(
+        parse_count(b" 99999999999999999999999999", 10),
+        Err(TooLong { offset: 1 })
+    );
+    assert_eq!(parse_count(b"0", 10), Err(Zero));
+    assert_eq!(parse_count(b"", 10), Err(Empty));
+    assert_eq!(parse_count(b" \n", 10), Err(Empty));
+    assert_eq!(parse_count(b"1 2", 10), Err(ExtraToken { offset: 2 }));
+    assert_eq!(parse_count(b"-1", 10), Err(InvalidDigit { offset: 0 }));
+    assert_eq!(parse_count(b"1e3", 10), Err(InvalidDigit { offset: 1 }));
+    assert_eq!(parse_count(b"\x001", 10), Err(InvalidDigit { offset: 0 }));
 }

@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::{oracle, oracle_names, Module, Table};
-use modsym_core::index::{
-    build_names, build_region, count_names, count_region, lookup_name, Region,
-};
+use common::{build_region, count_region, oracle, oracle_names, Module, Table};
+use modsym_core::index::{build_names, count_names, lookup_name, Region};
 use proptest::prelude::*;
 
 /// Names drawn from a small pool: duplicates, mapping symbols, empty names.
@@ -110,7 +108,9 @@ proptest! {
             // only the first one.
             for (r, e) in &m.regions {
                 if r.contains(a) {
-                    prop_assert_eq!(modsym_core::index::lookup(&t, *r, e, a), oracle(&t, *r, a), "addr {:#x} region {:?}", a, r);
+                    let want = oracle(&t, *r, a);
+                    prop_assert_eq!(modsym_core::index::lookup(&t, *r, e, a), want, "addr {:#x} region {:?}", a, r);
+                    prop_assert_eq!(modsym_core::index::pick_by_scan(&t, *r, a), want.map(|h| h.index as usize));
                 }
             }
             prop_assert_eq!(m.resolve(a), m.resolve_oracle(a));
@@ -161,6 +161,99 @@ proptest! {
             let r = regions[(p % 7) as usize];
             let a = r.base.wrapping_add((p >> 8) % (u64::from(r.size) + 2));
             prop_assert_eq!(m.resolve(a), m.resolve_oracle(a), "addr {:#x}", a);
+        }
+    }
+}
+
+/// Module memory never starts at address 0 (the kernel's `bestval = base - 1`).
+fn nonzero(regions: Vec<Region>) -> Vec<Region> {
+    regions.into_iter().filter(|r| r.base != 0).collect()
+}
+
+/// The module's region indices as the parity code sees them.
+fn views<'a>(
+    t: &'a Table,
+    m: &'a Module<'_, Table>,
+) -> Vec<modsym_core::parity::RegionView<'a, Table>> {
+    m.regions
+        .iter()
+        .map(|(r, e)| modsym_core::parity::RegionView {
+            table: t,
+            region: *r,
+            entries: e,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// `verify`'s boundaries: per region its two edges, then `v - 1`, `v`,
+    /// `v + 1` and `v + size - 1` of every indexed symbol, sizes as a lookup
+    /// of `v` reports them; nothing after the last.
+    #[test]
+    fn boundaries_enumerate_every_edge(t in table(), regions in prop::collection::vec(region(), 1..4)) {
+        use modsym_core::parity::{boundary, boundary_count};
+        let regions = nonzero(regions);
+        let m = Module::build(&t, &regions);
+        let views = views(&t, &m);
+        let mut want = Vec::new();
+        for (r, e) in &m.regions {
+            want.extend([r.base, r.end().wrapping_sub(1)]);
+            for &i in e {
+                let v = t.syms[i as usize].st_value;
+                let size = modsym_core::index::lookup(&t, *r, e, v).map_or(0, |h| h.size);
+                want.extend([v.wrapping_sub(1), v, v.wrapping_add(1), v.wrapping_add(size).wrapping_sub(1)]);
+            }
+        }
+        let total = boundary_count(&views);
+        prop_assert_eq!(total, want.len() as u64);
+        let got: Vec<u64> = (0..total).filter_map(|j| boundary(&views, j)).collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(boundary(&views, total), None);
+    }
+
+    /// A sample is evenly spread, strictly increasing and stays in range.
+    #[test]
+    fn samples_are_in_range_and_increasing(total in 0u64..100_000, symtab in 0u64..1_000_000, budget in 1u64..200_000_000) {
+        use modsym_core::parity::{sample_len, sample_position};
+        let n = sample_len(total, symtab, budget);
+        prop_assert!(n <= total);
+        prop_assert!(n >= total.min(1));
+        let mut last = None;
+        for k in 0..n.min(5000) {
+            let j = sample_position(k, n, total);
+            prop_assert!(j < total);
+            prop_assert!(last.is_none_or(|l| l < j));
+            last = Some(j);
+        }
+    }
+
+    /// `bench` samples distinct indexed symbols, at most `n`, each at the
+    /// middle of the symbol.
+    #[test]
+    fn bench_sample_picks_distinct_symbols(t in table(), regions in prop::collection::vec(region(), 1..4), n in 0usize..40) {
+        use modsym_core::parity::bench_sample;
+        let regions = nonzero(regions);
+        let m = Module::build(&t, &regions);
+        let views = views(&t, &m);
+        let mut mids = Vec::new();
+        for v in &views {
+            for k in 0..v.entries.len() {
+                let (value, size) = v.symbol(k).unwrap();
+                mids.push(value.wrapping_add(size / 2));
+            }
+        }
+        let mut picked = Vec::new();
+        let count = bench_sample(&views, n, |a| picked.push(a));
+        prop_assert_eq!(count, n.min(mids.len()));
+        prop_assert_eq!(picked.len(), count);
+        // Picked in enumeration order, each one a distinct symbol's middle.
+        let mut from = 0;
+        for a in picked {
+            let at = mids[from..].iter().position(|&m| m == a);
+            prop_assert!(at.is_some(), "{:#x} is not a symbol's middle", a);
+            from += at.unwrap() + 1;
         }
     }
 }

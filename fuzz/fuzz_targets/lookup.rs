@@ -14,7 +14,7 @@ use modsym_core::index::{self, Region, SymbolTable};
 #[allow(dead_code)]
 #[path = "../../tests/common/oracle.rs"]
 mod oracle;
-use oracle::oracle;
+use oracle::{build_region, count_region, oracle};
 
 #[derive(Arbitrary, Debug)]
 enum Value {
@@ -103,16 +103,16 @@ fuzz_target!(|input: Input| {
     let t = Table(rows);
 
     // Address index.
-    let n = index::count_region(&t, region);
+    let n = count_region(&t, region);
     if n > 0 {
         let mut small = vec![0u32; n - 1];
         assert_eq!(
-            index::build_region(&t, region, &mut small),
+            build_region(&t, region, &mut small),
             Err(index::BuildError::OutTooSmall)
         );
     }
     let mut entries = vec![0u32; n + 1];
-    let used = index::build_region(&t, region, &mut entries).unwrap();
+    let used = build_region(&t, region, &mut entries).unwrap();
     assert!(used <= n);
     let entries = &entries[..used];
 

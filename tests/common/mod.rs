@@ -15,7 +15,7 @@ pub mod oracle;
 use oracle::c_at;
 // Not every includer uses every item.
 #[allow(unused_imports)]
-pub use oracle::{c_is_mapping_symbol, oracle, oracle_names};
+pub use oracle::{build_region, c_is_mapping_symbol, count_region, oracle, oracle_names, validate};
 
 /// `Elf64_Sym`, laid out like the real thing (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,7 +170,7 @@ impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
     /// The first region containing `addr`, like `find_kallsyms_symbol()`.
     pub fn region_of(&self, addr: u64) -> Option<usize> {
         let regions: Vec<Region> = self.regions.iter().map(|(r, _)| *r).collect();
-        index::find_region(&regions, addr)
+        find_region(&regions, addr)
     }
 
     /// modsym's answer.
@@ -189,6 +189,14 @@ impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
     pub fn entries(&self) -> usize {
         self.regions.iter().map(|(_, e)| e.len()).sum()
     }
+}
+
+/// The first of `regions` that contains `addr`, like the
+/// `for_each_mod_mem_type()` scan of `find_kallsyms_symbol()` (pass the
+/// regions in `enum mod_mem_type` order, or only the text ones without
+/// `CONFIG_KALLSYMS_ALL`).
+pub fn find_region(regions: &[Region], addr: u64) -> Option<usize> {
+    regions.iter().position(|r| r.contains(addr))
 }
 
 /// Deterministic xorshift64* generator (no external crate needed).

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The oracle: the kernel's own module symbol lookup, transcribed literally.
+//! The oracle: the kernel's own module symbol lookup, transcribed literally;
+//! and the single-input helpers the tests check the core with
+//! ([`count_region`], [`build_region`], [`validate`]).
 //!
-//! Depends on nothing but the core's `SymbolTable`, so the fuzz targets include
-//! it too (`#[path = "../../tests/common/oracle.rs"] mod oracle;`).
+//! Depends on nothing but the core, so the fuzz targets include it too
+//! (`#[path = "../../tests/common/oracle.rs"] mod oracle;`).
 
-use modsym_core::index::{Hit, Region, SymbolTable};
+use modsym_core::index::{self, BuildError, Hit, Region, SymbolTable};
+use modsym_core::parse::{addresses, ParseError};
 
 /// C string view: byte `k` of `name`, NUL past its end.
 pub fn c_at(name: &[u8], k: usize) -> u8 {
@@ -71,4 +74,40 @@ pub fn oracle_names<T: SymbolTable + ?Sized>(t: &T, name: &[u8]) -> Vec<u32> {
         .filter(|&i| t.shndx(i) != 0 && t.name(i) == name)
         .map(|i| i as u32)
         .collect()
+}
+
+/// `index::count_regions` for the one region `region`: the storage
+/// [`build_region`] needs.
+pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
+    let mut counts = [0];
+    index::count_regions(t, &[region], &mut counts);
+    counts[0]
+}
+
+/// `index::build_regions` for the one region `region` into `out`: the number
+/// of entries used, a prefix of `out`.
+pub fn build_region<T: SymbolTable + ?Sized>(
+    t: &T,
+    region: Region,
+    out: &mut [u32],
+) -> Result<usize, BuildError> {
+    let mut used = [0];
+    index::build_regions(t, &[region], &mut [out], &mut used)?;
+    Ok(used[0])
+}
+
+/// Checks a whole `resolve` write and returns how many addresses it holds:
+/// the first error `addresses()` yields, or `ParseError::Empty` if there is
+/// no token at all.
+pub fn validate(input: &[u8]) -> Result<usize, ParseError> {
+    let mut count = 0usize;
+    for address in addresses(input) {
+        address?;
+        count += 1;
+    }
+    if count == 0 {
+        Err(ParseError::Empty)
+    } else {
+        Ok(count)
+    }
 }

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Reading the kernel's `struct module`: name, state, memory regions, symbol
+//! tables, and the module list.
+//!
+//! The one file that dereferences `struct module` and `struct mod_kallsyms`.
+//! It hands out [`ModuleRef`] (a module that cannot be freed for a lifetime)
+//! and [`KTable`] (a [`SymbolTable`] over a module's symtab); what may be read
+//! when is argued on those types. Fields the kernel changes while others read
+//! them are read with `READ_ONCE()`/`smp_load_acquire()` semantics through
+//! [`Atomic::from_ptr`].
+
+#![allow(unsafe_code)]
+
+use core::{marker::PhantomData, ptr::NonNull};
+
+use kernel::{
+    bindings,
+    ffi::c_void,
+    prelude::*,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed},
+        rcu,
+    },
+    ThisModule,
+};
+
+use crate::index::{Region, SymbolTable};
+
+/// Number of module memory types (`MOD_MEM_NUM_TYPES`).
+pub(crate) const MEM_TYPES: usize = bindings::mod_mem_type_MOD_MEM_NUM_TYPES as usize;
+
+/// First init memory type (`MOD_INIT_TEXT`); types below it are core memory.
+pub(crate) const FIRST_INIT_TYPE: usize = bindings::mod_mem_type_MOD_INIT_TEXT as usize;
+
+/// Core data (`MOD_DATA`), where the loader places `struct module` itself
+/// (the `.gnu.linkonce.this_module` section).
+const DATA_TYPE: usize = bindings::mod_mem_type_MOD_DATA as usize;
+
+/// Whether memory type `t` is text (`mod_mem_type_is_text()`).
+pub(crate) const fn is_text_type(t: usize) -> bool {
+    t == bindings::mod_mem_type_MOD_TEXT as usize || t == FIRST_INIT_TYPE
+}
+
+/// Longest module name, `MODULE_NAME_LEN` including the NUL.
+pub(crate) const MODULE_NAME_LEN: usize = 56;
+
+/// Life cycle state of a module (`enum module_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ModState {
+    /// `MODULE_STATE_LIVE`.
+    Live,
+    /// `MODULE_STATE_COMING`.
+    Coming,
+    /// `MODULE_STATE_GOING`.
+    Going,
+    /// `MODULE_STATE_UNFORMED` (or an unknown value).
+    Unformed,
+}
+
+impl ModState {
+    /// The state a notifier `action` announces, if it is one.
+    pub(crate) fn from_raw(v: bindings::module_state) -> Self {
+        match v {
+            bindings::module_state_MODULE_STATE_LIVE => Self::Live,
+            bindings::module_state_MODULE_STATE_COMING => Self::Coming,
+            bindings::module_state_MODULE_STATE_GOING => Self::Going,
+            _ => Self::Unformed,
+        }
+    }
+}
+
+/// A read-only view of one `struct mod_kallsyms` (symtab, strtab, typetab).
+///
+/// # Invariants
+///
+/// The three arrays are the ones of a formed module's `mod_kallsyms`:
+/// `symtab` has `len` entries, each `st_name` indexes a NUL-terminated string
+/// of `strtab`, and `typetab` has `len` bytes (or is NULL). Only `st_value`
+/// is ever written after the module was formed: livepatch resolves a patch
+/// module's `SHN_LIVEPATCH` symbols in `klp_resolve_symbols()`, in the
+/// patch's init and whenever a module it patches loads, so `st_value` is read
+/// with `READ_ONCE()` semantics.
+///
+/// **Lifetime rule, upheld by `registry.rs`:** the memory belongs to the
+/// module, not to this value. A `KTable` is created from a [`ModuleRef`] (so
+/// the module is alive at that point) and must only be read while that module
+/// is still alive: for the core table until the module's GOING notification
+/// returns, for the init table until its LIVE notification returns, or inside
+/// an RCU read-side critical section that began before then. The registry
+/// reads tables only under its writer lock (which the notifier takes for
+/// every event) or through an RCU-published snapshot, which the notifier
+/// handlers unpublish before returning; the kernel frees module and init
+/// memory only after a `synchronize_rcu()` that starts after those
+/// notifications.
+#[derive(Clone, Copy)]
+pub(crate) struct KTable {
+    symtab: *mut bindings::Elf64_Sym,
+    len: usize,
+    strtab: *const u8,
+    typetab: *const u8,
+}
+
+// SAFETY: `KTable` only reads memory that is either never written or read
+// atomically (type invariant), so it can be shared and sent between threads.
+unsafe impl Send for KTable {}
+// SAFETY: See `Send` above.
+unsafe impl Sync for KTable {}
+
+impl KTable {
+    /// A table without entries.
+    pub(crate) const EMPTY: KTable = KTable {
+        symtab: core::ptr::null_mut(),
+        len: 0,
+        strtab: core::ptr::null(),
+        typetab: core::ptr::null(),
+    };
+
+    fn sym(&self, i: usize) -> Option<*mut bindings::Elf64_Sym> {
+        // SAFETY: `i < len` and `symtab` has `len` entries (type invariant),
+        // so the offset stays inside the array.
+        (i < self.len).then(|| unsafe { self.symtab.add(i) })
+    }
+
+    /// The `nm`-style type character of entry `i` (`'?'` if out of range).
+    pub(crate) fn kind(&self, i: usize) -> u8 {
+        if i >= self.len || self.typetab.is_null() {
+            return b'?';
+        }
+        // SAFETY: `i < len` and `typetab` has `len` bytes (type invariant).
+        unsafe { *self.typetab.add(i) }
+    }
+
+    /// Whether both views describe the same table.
+    pub(crate) fn same_as(&self, other: &KTable) -> bool {
+        core::ptr::eq(self.symtab, other.symtab)
+    }
+
+    fn name_offset(&self, i: usize) -> Option<usize> {
+        let sym = self.sym(i)?;
+        // SAFETY: `sym` is an entry of the table (type invariant); `st_name`
+        // is never written after the module was formed.
+        usize::try_from(unsafe { (*sym).st_name }).ok()
+    }
+}
+
+impl SymbolTable for KTable {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn value(&self, i: usize) -> u64 {
+        let Some(sym) = self.sym(i) else { return 0 };
+        // SAFETY: `sym` is an entry of the table (type invariant), aligned
+        // like every `Elf64_Sym`; livepatch may write `st_value` concurrently,
+        // so it is read once, atomically (`READ_ONCE()`).
+        unsafe { Atomic::from_ptr(&raw mut (*sym).st_value) }.load(Relaxed)
+    }
+
+    fn shndx(&self, i: usize) -> u16 {
+        // SAFETY: `sym` is an entry of the table (type invariant); `st_shndx`
+        // is never written after the module was formed.
+        self.sym(i).map_or(0, |sym| unsafe { (*sym).st_shndx })
+    }
+
+    fn name(&self, i: usize) -> &[u8] {
+        let Some(off) = self.name_offset(i) else {
+            return &[];
+        };
+        // SAFETY: `st_name` indexes a NUL-terminated string inside `strtab`
+        // (type invariant; the loader checked the string table ends in NUL and
+        // built the core table with `strscpy`).
+        let name = unsafe { CStr::from_char_ptr(self.strtab.add(off).cast()) };
+        name.to_bytes()
+    }
+
+    /// Like the kernel: byte 0, and byte 1 only if byte 0 is not the NUL,
+    /// without measuring the whole name (index builds call this per entry).
+    fn name_head(&self, i: usize) -> [u8; 2] {
+        let Some(off) = self.name_offset(i) else {
+            return [0, 0];
+        };
+        // SAFETY: `st_name` indexes a NUL-terminated string inside `strtab`
+        // (type invariant), so byte 0 is readable, and byte 1 is when byte 0
+        // is not the terminator.
+        let b0 = unsafe { *self.strtab.add(off) };
+        if b0 == 0 {
+            return [0, 0];
+        }
+        // SAFETY: As above: byte 0 is not the NUL, so the string goes on.
+        [b0, unsafe { *self.strtab.add(off + 1) }]
+    }
+}
+
+/// A borrowed `struct module`, valid for `'a`.
+///
+/// # Invariants
+///
+/// `ptr` points to a `struct module` that is not freed during `'a`: `'a` is
+/// the duration of a module notifier callback for it, of an RCU read-side
+/// critical section in which it was found on the module list, or of the
+/// adoption of already loaded modules under the notifier's event lock (see
+/// `notifier.rs`). If `init_ok`, its init-time symbol table and init regions
+/// are not freed during `'a` either (the LIVE notification has not returned).
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleRef<'a> {
+    ptr: NonNull<bindings::module>,
+    init_ok: bool,
+    _p: PhantomData<&'a bindings::module>,
+}
+
+impl ModuleRef<'_> {
+    /// # Safety
+    ///
+    /// `ptr` satisfies the type invariants for the caller-chosen lifetime,
+    /// the init part too if `init_ok`.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::module>, init_ok: bool) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            ptr,
+            init_ok,
+            _p: PhantomData,
+        }
+    }
+
+    /// The `struct module` pointer, to be turned back into a `ModuleRef`
+    /// only under the conditions of [`ModuleRef::from_raw`].
+    pub(crate) fn as_raw(&self) -> NonNull<bindings::module> {
+        self.ptr
+    }
+
+    fn raw(&self) -> *mut bindings::module {
+        self.ptr.as_ptr()
+    }
+
+    /// The same module without access to its init part (init table and init
+    /// regions).
+    pub(crate) fn without_init(self) -> Self {
+        Self {
+            init_ok: false,
+            ..self
+        }
+    }
+
+    /// Identity of the module: the address of its `struct module`.
+    pub(crate) fn id(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
+    /// The module's name (without NUL).
+    pub(crate) fn name(&self) -> &[u8] {
+        // SAFETY: The module is alive (type invariant); `name` is a
+        // NUL-terminated array written before the module entered the list.
+        let name = unsafe { &(*self.raw()).name };
+        // SAFETY: `c_char` and `u8` have the same layout; the slice covers the same array.
+        let bytes = unsafe { core::slice::from_raw_parts(name.as_ptr().cast::<u8>(), name.len()) };
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        bytes.get(..len).unwrap_or(&[])
+    }
+
+    /// The module's current state (`smp_load_acquire(&mod->state)`, so that
+    /// what was set up before the state change is visible).
+    pub(crate) fn state(&self) -> ModState {
+        // SAFETY: The module is alive (type invariant); the loader changes the
+        // state concurrently, so it is read atomically.
+        let raw = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).state) }.load(Acquire);
+        ModState::from_raw(raw)
+    }
+
+    /// Whether `mod_sysfs_setup()` has run for the module (`holders_dir` set).
+    ///
+    /// `load_module()` sets up sysfs only after `prepare_coming_module()`
+    /// succeeded, i.e. after the COMING notifier chain ran without error.
+    /// From then on every failure path and `delete_module()` call the GOING
+    /// chain before freeing the module.
+    pub(crate) fn coming_chain_done(&self) -> bool {
+        // SAFETY: The module is alive (type invariant); the pointer is written
+        // once, concurrently, so it is read atomically (`READ_ONCE()`).
+        let dir = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).holders_dir) }.load(Relaxed);
+        !dir.is_null()
+    }
+
+    /// Base and size of memory type `t` (`mod->mem[t]`), read once each.
+    ///
+    /// Init regions are zeroed by `do_init_module()` after the LIVE
+    /// notification, concurrently with readers that are not [`Self::init_ok`].
+    fn mem(&self, t: usize) -> Option<(u64, u32)> {
+        if t >= MEM_TYPES {
+            return None;
+        }
+        // SAFETY: The module is alive (type invariant) and `t < MOD_MEM_NUM_TYPES`.
+        let mem = unsafe { &raw mut (*self.raw()).mem[t] };
+        // SAFETY: `mem` is valid (above); both fields are read atomically
+        // because init regions are cleared concurrently.
+        let base = unsafe { Atomic::from_ptr(&raw mut (*mem).base) }.load(Relaxed);
+        // SAFETY: As above.
+        let size = unsafe { Atomic::from_ptr(&raw mut (*mem).size) }.load(Relaxed);
+        Some((base as u64, size))
+    }
+
+    /// Memory region of type `t` (`mod->mem[t]`), if `t` is valid and not empty.
+    ///
+    /// Core regions never change after the module was formed. Init regions
+    /// are only returned while they may be used (`None` otherwise).
+    pub(crate) fn region(&self, t: usize) -> Option<Region> {
+        if t >= FIRST_INIT_TYPE && !self.init_ok {
+            return None;
+        }
+        let (base, size) = self.mem(t)?;
+        (size != 0 && base != 0).then(|| Region::new(base, size))
+    }
+
+    /// The memory type whose region holds `addr` right now, init regions
+    /// included whatever `init_ok` says (racy, but only compared).
+    pub(crate) fn mem_type_of(&self, addr: u64) -> Option<usize> {
+        (0..MEM_TYPES).find(|&t| {
+            self.mem(t)
+                .is_some_and(|(base, size)| size != 0 && Region::new(base, size).contains(addr))
+        })
+    }
+
+    /// The core symbol table (`mod->core_kallsyms`), used after init.
+    pub(crate) fn core_table(&self) -> KTable {
+        // SAFETY: The module is alive (type invariant); `core_kallsyms` was
+        // filled by `add_kallsyms()` before the module could be seen COMING.
+        let k = unsafe { &raw mut (*self.raw()).core_kallsyms };
+        // SAFETY: `k` points to the module's core `mod_kallsyms` (above).
+        unsafe { Self::table(k) }
+    }
+
+    /// The init-time full symbol table (`rcu_dereference(mod->kallsyms)`) if
+    /// it is not yet switched to `core_kallsyms` and this reference may use
+    /// it (the kernel frees it after the LIVE notification returned).
+    pub(crate) fn init_table(&self) -> Option<KTable> {
+        if !self.init_ok {
+            return None;
+        }
+        // SAFETY: The module is alive (type invariant); the RCU pointer is
+        // read once with acquire semantics (`rcu_dereference()`).
+        let k = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).kallsyms) }.load(Acquire);
+        // SAFETY: As above, taking the address of a field does not read it.
+        let core = unsafe { &raw mut (*self.raw()).core_kallsyms };
+        if k.is_null() || core::ptr::eq(k, core) {
+            return None;
+        }
+        // SAFETY: `k` is the module's init-time `mod_kallsyms`, valid until
+        // init memory is freed, which happens after the LIVE notification
+        // returned (`init_ok`, type invariant).
+        Some(unsafe { Self::table(k) })
+    }
+
+    /// # Safety
+    ///
+    /// `k` points to a formed module's `mod_kallsyms` that is valid for as
+    /// long as the returned table is used (see [`KTable`]'s lifetime rule).
+    unsafe fn table(k: *mut bindings::mod_kallsyms) -> KTable {
+        // SAFETY: `k` is valid (caller); the fields are set before the module
+        // is formed and not changed afterwards.
+        let k = unsafe { &*k };
+        let len = if k.symtab.is_null() || k.strtab.is_null() {
+            0
+        } else {
+            k.num_symtab as usize
+        };
+        // INVARIANT: the arrays of a formed module's `mod_kallsyms`.
+        KTable {
+            symtab: k.symtab,
+            len,
+            strtab: k.strtab.cast_const().cast::<u8>(),
+            typetab: k.typetab.cast_const().cast::<u8>(),
+        }
+    }
+
+    /// Whether this module's own core data holds its `struct module`, as it
+    /// does for every module the loader formed (`.gnu.linkonce.this_module`
+    /// is placed in `MOD_DATA`). Tells a module from the `modules` list head,
+    /// which lives in vmlinux.
+    fn holds_itself(&self) -> bool {
+        self.mem(DATA_TYPE)
+            .is_some_and(|(base, size)| Region::new(base, size).contains(self.id() as u64))
+    }
+}
+
+/// Walks the kernel's module list under RCU, calling `f` for every module
+/// that is not UNFORMED (the filter of `module_get_kallsym()`), in list
+/// order (newest first), until `f` returns an error.
+///
+/// `modules`, the list head, is not exported: the walk starts at `this`
+/// module's own node, goes on to the head (the one node that is not a
+/// module: it lies in vmlinux, not in its own module memory), and from there
+/// reports every module once around the list.
+pub(crate) fn for_each_module<E>(
+    this: &ThisModule,
+    _guard: &rcu::Guard,
+    mut f: impl FnMut(ModuleRef<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    // SAFETY: `this` is the calling module, alive while its code runs.
+    let start = unsafe { &raw mut (*this.as_ptr()).list };
+    let mut node = start;
+    let mut head = None;
+    // Every node is visited at most twice: on the way to the head, then once around.
+    for _ in 0..2_000_000 {
+        let module = module_of(node);
+        match (module, head) {
+            (None, None) => head = Some(node),
+            (None, Some(h)) if core::ptr::eq(node, h) => return Ok(()),
+            (Some(m), Some(_)) if m.state() != ModState::Unformed => f(m)?,
+            _ => {}
+        }
+        // SAFETY: `node` is a list node reached under RCU, not yet freed; the
+        // first one is our own. `next` is read once like
+        // `list_for_each_entry_rcu()`, and `list_del_rcu()` keeps it valid.
+        node = unsafe { Atomic::from_ptr(&raw mut (*node).next) }.load(Acquire);
+        if node.is_null() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The module whose `list` member is `node`, or `None` for the list head.
+fn module_of<'a>(node: *mut bindings::list_head) -> Option<ModuleRef<'a>> {
+    // SAFETY: `node` is a list node reached under RCU (caller); the call only
+    // compares its address.
+    let in_module = unsafe { bindings::is_vmalloc_or_module_addr(node.cast::<c_void>()) } != 0;
+    if !in_module {
+        return None;
+    }
+    let offset = core::mem::offset_of!(bindings::module, list);
+    let ptr = NonNull::new(
+        node.cast::<u8>()
+            .wrapping_sub(offset)
+            .cast::<bindings::module>(),
+    )?;
+    // INVARIANT: a module reached through the module list under RCU is not
+    // freed before the read side ends (`free_module()` unlinks with
+    // `list_del_rcu()` and waits for a grace period). The head is told apart
+    // by `holds_itself()` before anything else is read. The init part is not
+    // handed out (`init_ok: false`).
+    let m = ModuleRef {
+        ptr,
+        init_ok: false,
+        _p: PhantomData,
+    };
+    m.holds_itself().then_some(m)
+}

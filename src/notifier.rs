@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module notifier: COMING, LIVE and GOING events, and the adoption of
+//! modules loaded before modsym, all delivered under one lock.
+//!
+//! [`ModuleNotifier`] owns the state its events change (`Mutex<W>`), so the
+//! lock every event takes is the lock that adoption and any other user of
+//! that state take: the argument for why a [`ModuleRef`] stays valid while
+//! it is used lives in this file alone.
+
+#![allow(unsafe_code)]
+
+use core::ptr::NonNull;
+
+use kernel::{
+    bindings,
+    error::to_result,
+    ffi::{c_int, c_ulong, c_void},
+    new_mutex,
+    prelude::*,
+    sync::{rcu, Mutex, MutexGuard},
+    types::Opaque,
+    ThisModule,
+};
+
+use crate::kmod::{self, ModState, ModuleRef};
+
+/// Receiver of module life cycle events, see [`ModuleNotifier`].
+///
+/// Calls are serialised (the notifier's lock), so an implementation sees,
+/// per module, `existing` or `coming`, then `live`, then `going`, with any of
+/// them possibly missing (a module can fail before its LIVE event, and one
+/// found LIVE by [`ModuleNotifier::adopt_existing`] gets no `coming`).
+pub(crate) trait ModuleEvents: Send + Unpin + 'static {
+    /// `MODULE_STATE_COMING`: the module is formed, its init has not run.
+    fn coming(&mut self, m: ModuleRef<'_>);
+    /// `MODULE_STATE_LIVE`: init succeeded; init memory is freed after return.
+    fn live(&mut self, m: ModuleRef<'_>);
+    /// `MODULE_STATE_GOING`: the module is freed after return.
+    fn going(&mut self, m: ModuleRef<'_>);
+    /// A module that was already loaded when the notifier was registered.
+    /// It will get its `going` event (and `live`, if it is still in init)
+    /// like any other.
+    fn existing(&mut self, m: ModuleRef<'_>);
+}
+
+/// A registered module notifier (`register_module_notifier()`) and the state
+/// its events change.
+///
+/// # Invariants
+///
+/// `nb` is registered on the module notifier chain from the end of
+/// initialisation until drop, and every event is delivered with `events`
+/// held.
+#[pin_data(PinnedDrop)]
+pub(crate) struct ModuleNotifier<W: ModuleEvents> {
+    #[pin]
+    events: Mutex<W>,
+    #[pin]
+    nb: Opaque<bindings::notifier_block>,
+}
+
+// SAFETY: The notifier block is only touched by the notifier chain (under
+// its own lock) and by registration and drop; `Mutex<W>` is `Send + Sync`
+// for `W: Send`.
+unsafe impl<W: ModuleEvents> Send for ModuleNotifier<W> {}
+// SAFETY: See `Send`: `&ModuleNotifier` only gives access to the mutex.
+unsafe impl<W: ModuleEvents> Sync for ModuleNotifier<W> {}
+
+impl<W: ModuleEvents> ModuleNotifier<W> {
+    /// Registers a notifier delivering events to `state`.
+    pub(crate) fn register(state: W) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            events <- new_mutex!(state),
+            nb <- Opaque::try_ffi_init(|slot: *mut bindings::notifier_block| {
+                // SAFETY: `slot` is valid for writes (`try_ffi_init` contract).
+                unsafe {
+                    slot.write(bindings::notifier_block {
+                        notifier_call: Some(Self::call),
+                        next: core::ptr::null_mut(),
+                        priority: 0,
+                    })
+                };
+                // SAFETY: `slot` is initialised and pinned inside `Self`, whose
+                // destructor unregisters it before the memory goes away;
+                // `events`, which the callback uses, is initialised before it.
+                // INVARIANT: on success the block is registered.
+                to_result(unsafe { bindings::register_module_notifier(slot) })
+            }),
+        })
+    }
+
+    /// Takes the lock every module event is delivered under: while it is
+    /// held, no module modsym was told about can finish its GOING event (and
+    /// be freed), nor its LIVE event (and lose its init memory).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, W> {
+        self.events.lock()
+    }
+
+    /// Delivers [`ModuleEvents::existing`] for every module already loaded
+    /// that the notifier would otherwise not hear about, oldest first.
+    ///
+    /// Why no module is missed or freed under us (registration ran before):
+    ///
+    /// - The event lock is held for the whole call, so any notification that
+    ///   arrives meanwhile blocks until we are done, and is then delivered on
+    ///   top of what we adopted (implementations dedupe by [`ModuleRef::id`]).
+    /// - `register_module_notifier()` takes the chain's rwsem for writing, so
+    ///   every chain call either completed before it (and its state change is
+    ///   visible to us) or will include this notifier.
+    /// - LIVE modules are adopted: a LIVE module is only freed by
+    ///   `delete_module()`, which calls the GOING chain first, which blocks on
+    ///   our lock. Their init table is not used (`init_ok: false`): the LIVE
+    ///   chain may already have run and the init memory may be being freed.
+    /// - COMING modules are adopted with their init table only if the COMING
+    ///   chain already succeeded for them ([`ModuleRef::coming_chain_done`]):
+    ///   from then on every way out (failed init, failed load, unload) runs
+    ///   the GOING chain before freeing, and their LIVE chain, which precedes
+    ///   freeing the init memory, blocks on our lock. Other COMING modules
+    ///   are skipped: their COMING chain is yet to run (it includes us), or it
+    ///   failed and they are freed without a GOING event, or it succeeded just
+    ///   now and they get adopted by the `live` event later.
+    /// - GOING and UNFORMED modules are skipped.
+    pub(crate) fn adopt_existing(&self, this: &ThisModule) -> Result {
+        let mut events = self.events.lock();
+        let mut found: KVec<(NonNull<bindings::module>, bool)> = KVec::new();
+        // The list is collected under RCU, where allocations must not sleep.
+        found.reserve(64, GFP_KERNEL)?;
+        {
+            let guard = rcu::read_lock();
+            kmod::for_each_module(this, &guard, |m| {
+                let init_ok = match m.state() {
+                    ModState::Live => false,
+                    ModState::Coming if m.coming_chain_done() => true,
+                    _ => return Ok(()),
+                };
+                found.push((m.as_raw(), init_ok), GFP_NOWAIT)
+            })?;
+        }
+        // The list is newest first.
+        for &(ptr, init_ok) in found.iter().rev() {
+            // SAFETY: See the argument above: the module cannot pass its GOING
+            // (nor, with `init_ok`, its LIVE) event while we hold the lock, so
+            // it stays alive for the call.
+            events.existing(unsafe { ModuleRef::from_raw(ptr, init_ok) });
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the notifier chain with `nb` pointing to the `nb` field of a
+    /// registered `ModuleNotifier<W>` and `data` to the `struct module` the
+    /// event is about.
+    unsafe extern "C" fn call(
+        nb: *mut bindings::notifier_block,
+        action: c_ulong,
+        data: *mut c_void,
+    ) -> c_int {
+        let nb = Opaque::cast_from(nb);
+        // SAFETY: `nb` is the `nb` field of a registered, hence alive,
+        // `ModuleNotifier<W>` (caller).
+        let this = unsafe { &*kernel::container_of!(nb, Self, nb) };
+        let Some(ptr) = NonNull::new(data.cast::<bindings::module>()) else {
+            return bindings::NOTIFY_DONE as c_int;
+        };
+        let Ok(action) = u32::try_from(action) else {
+            return bindings::NOTIFY_DONE as c_int;
+        };
+        // SAFETY: the module notifier chain passes a module that is not freed
+        // before the callback returns; COMING and LIVE run before the init
+        // memory is freed (`do_init_module()` frees it after the LIVE chain; a
+        // failed load frees it after the GOING chain).
+        let m = |init_ok| unsafe { ModuleRef::from_raw(ptr, init_ok) };
+        let mut events = this.events.lock();
+        match ModState::from_raw(action) {
+            ModState::Coming => events.coming(m(true)),
+            ModState::Live => events.live(m(true)),
+            ModState::Going => events.going(m(false)),
+            ModState::Unformed => {}
+        }
+        bindings::NOTIFY_OK as c_int
+    }
+}
+
+#[pinned_drop]
+impl<W: ModuleEvents> PinnedDrop for ModuleNotifier<W> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `nb` is registered (type invariant) and still pinned;
+        // unregistering waits for running callbacks.
+        unsafe { bindings::unregister_module_notifier(self.nb.get()) };
+    }
+}
