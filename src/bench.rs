@@ -28,6 +28,14 @@ const BENCH_SAMPLE: usize = 1000;
 /// requested iterations until this much time has elapsed.
 const MIN_BENCH_NS: u64 = 100_000_000;
 
+/// Longest timed run per side: passes stop here even if fewer than the
+/// requested iterations ran (the kernel's side scans a whole symtab per
+/// address), so one read is bounded by modules x 2 x this.
+const MAX_BENCH_NS: u64 = 2_000_000_000;
+
+/// Addresses looked up between two checks for a pending signal.
+const SIGNAL_CHECK: usize = 16;
+
 /// One module's benchmark result.
 pub(crate) struct BenchRow {
     /// Module name.
@@ -68,27 +76,45 @@ impl BenchRow {
     }
 }
 
-/// Runs `pass` at least `iterations` times and for at least
-/// [`MIN_BENCH_NS`]; returns the elapsed ns and the number of passes.
-fn timed_passes(iterations: u64, mut pass: impl FnMut()) -> (u64, u64) {
+/// Runs `lookup` over `sample`, pass after pass, at least `iterations` times
+/// and for at least [`MIN_BENCH_NS`], but no longer than [`MAX_BENCH_NS`];
+/// returns the elapsed ns and the number of lookups.
+///
+/// # Errors
+///
+/// `EINTR` when a signal is pending (checked every [`SIGNAL_CHECK`] lookups).
+fn timed_lookups(
+    sample: &[u64],
+    iterations: u64,
+    mut lookup: impl FnMut(u64),
+) -> Result<(u64, u64)> {
     let start = Instant::<Monotonic>::now();
     let mut passes = 0u64;
+    let mut lookups = 0u64;
     loop {
-        pass();
+        for chunk in sample.chunks(SIGNAL_CHECK) {
+            if kcall::signal_pending() {
+                return Err(EINTR);
+            }
+            chunk.iter().for_each(|&a| lookup(black_box(a)));
+            lookups += chunk.len() as u64;
+        }
         passes += 1;
         kcall::cond_resched();
-        if passes >= iterations {
-            let ns = elapsed_ns(start);
-            if ns >= MIN_BENCH_NS {
-                return (ns, passes);
-            }
+        let ns = elapsed_ns(start);
+        if (passes >= iterations && ns >= MIN_BENCH_NS) || ns >= MAX_BENCH_NS {
+            return Ok((ns, lookups));
         }
     }
 }
 
 /// Times modsym and `sprint_symbol()` on a fixed sample of up to
 /// [`BENCH_SAMPLE`] addresses per module (the middle of evenly spaced
-/// indexed symbols), `iterations` times each.
+/// indexed symbols), `iterations` times each (see [`timed_lookups`]).
+///
+/// # Errors
+///
+/// `EINTR` if the reading task has a signal pending; allocation failures.
 ///
 /// The sample is taken under the writer lock; the timing runs without it
 /// (both paths are RCU-only and safe for any address).
@@ -115,26 +141,22 @@ pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
         if sample.is_empty() {
             continue;
         }
-        let (modsym_total, modsym_passes) = timed_passes(iterations, || {
-            for &a in sample.iter() {
-                line.clear();
-                let _ = black_box(reg.resolve_line(black_box(a), &mut line));
-            }
-        });
-        let (kernel_total, kernel_passes) = timed_passes(iterations, || {
-            for &a in sample.iter() {
-                black_box(kcall::sprint_symbol(black_box(a), &mut kbuf));
-            }
-        });
+        let (modsym_total, modsym_lookups) = timed_lookups(&sample, iterations, |a| {
+            line.clear();
+            let _ = black_box(reg.resolve_line(a, &mut line));
+        })?;
+        let (kernel_total, kernel_lookups) = timed_lookups(&sample, iterations, |a| {
+            black_box(kcall::sprint_symbol(a, &mut kbuf));
+        })?;
         rows.push(
             BenchRow {
                 name,
                 symtab,
                 addresses: sample.len(),
                 modsym_total,
-                modsym_lookups: (sample.len() as u64).saturating_mul(modsym_passes),
+                modsym_lookups,
                 kernel_total,
-                kernel_lookups: (sample.len() as u64).saturating_mul(kernel_passes),
+                kernel_lookups,
             },
             GFP_KERNEL,
         )?;

@@ -47,14 +47,37 @@ pub(crate) fn create(reg: Arc<Registry>) -> Result<DebugfsDir<Registry>> {
     Ok(dir)
 }
 
-/// Who may open the files: like `/proc/kallsyms`, only with `CAP_SYSLOG`.
-impl FileData for Registry {
-    fn may_open(&self) -> Result {
-        if kcall::capable_syslog() {
-            Ok(())
+/// What an open file shows: kernel addresses, or zeros in their place.
+#[derive(Clone, Copy)]
+pub(crate) struct View {
+    addresses: bool,
+}
+
+impl View {
+    /// `addr` as this opener may see it (`0` where `/proc/kallsyms` shows zeros).
+    fn addr(self, addr: u64) -> u64 {
+        if self.addresses {
+            addr
         } else {
-            Err(EPERM)
+            0
         }
+    }
+}
+
+/// Who may open the files and what they see, like `/proc/kallsyms`: only
+/// with `CAP_SYSLOG`, and addresses only where `kptr_restrict` lets the
+/// opener see them. `resolve` echoes the addresses it was given and prints
+/// `%pS`, which `kptr_restrict` does not restrict.
+impl FileData for Registry {
+    type View = View;
+
+    fn may_open(&self) -> Result<View> {
+        if !kcall::capable_syslog() {
+            return Err(EPERM);
+        }
+        Ok(View {
+            addresses: !kcall::addresses_hidden(),
+        })
     }
 }
 
@@ -78,7 +101,7 @@ impl LineFile for Resolve {
     type Data = Registry;
     const MAX_WRITE: usize = RESOLVE_MAX_WRITE;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         // Reading ends the input: a token cut at the end of the last write is
         // complete (room for it was reserved by that write). A bare `0x` is dropped.
         if let Ok(Some(addr)) = self.stream.finish() {
@@ -122,7 +145,7 @@ struct Lookup {
 
 impl Lookup {
     /// The `k`-th match over all modules (registry order, then symtab order).
-    fn nth_match(&self, snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
+    fn nth_match(&self, snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> bool {
         for m in snap.modules() {
             if self.module.as_deref().is_some_and(|want| m.name() != want) {
                 continue;
@@ -151,7 +174,7 @@ impl Lookup {
             };
             let kind = core.table.kind(i);
             let name = core.table.name(i);
-            return format::symbol(line, value, size, kind, name, m.name()).is_ok();
+            return format::symbol(line, view.addr(value), size, kind, name, m.name()).is_ok();
         }
         false
     }
@@ -162,7 +185,7 @@ impl LineFile for Lookup {
     type Data = Registry;
     const MAX_WRITE: usize = LOOKUP_MAX_WRITE;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
         if self.name.is_empty() {
             return false;
         }
@@ -170,7 +193,7 @@ impl LineFile for Lookup {
         let found = {
             let guard = rcu::read_lock();
             reg.snapshot(&guard)
-                .is_some_and(|snap| self.nth_match(snap, pos, &mut line))
+                .is_some_and(|snap| self.nth_match(snap, view, pos, &mut line))
         };
         found && out.push(line.as_bytes()).is_ok()
     }
@@ -221,7 +244,7 @@ struct Modules;
 impl LineFile for Modules {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         let Some(k) = pos.checked_sub(1) else {
             let _ = out.push(b"# name state symtab indexed bytes build_ns\n");
             return true;
@@ -240,7 +263,7 @@ impl LineFile for Modules {
 struct Symbols;
 
 /// Appends the `k`-th indexed symbol of the snapshot to `line`.
-fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
+fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> bool {
     for m in snap.modules() {
         let n = m.indexed();
         if k >= n {
@@ -259,7 +282,7 @@ fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
             let i = i as usize;
             return format::symbol(
                 line,
-                value,
+                view.addr(value),
                 size,
                 r.table.kind(i),
                 r.table.name(i),
@@ -276,12 +299,12 @@ fn nth_symbol(snap: &Snapshot, mut k: usize, line: &mut Line) -> bool {
 impl LineFile for Symbols {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
         let mut line = Line::new();
         let found = {
             let guard = rcu::read_lock();
             reg.snapshot(&guard)
-                .is_some_and(|s| nth_symbol(s, pos, &mut line))
+                .is_some_and(|s| nth_symbol(s, view, pos, &mut line))
         };
         found && out.push(line.as_bytes()).is_ok()
     }
@@ -294,7 +317,7 @@ struct Verify {
 }
 
 /// Appends line `pos` of a parity report; `false` past its end.
-fn report_line(r: &Report, pos: usize, out: &mut Text) -> Result<bool> {
+fn report_line(r: &Report, view: View, pos: usize, out: &mut Text) -> Result<bool> {
     match pos {
         0 => writeln!(out, "modules {}", r.modules)?,
         1 => writeln!(out, "addresses {}", r.addresses)?,
@@ -304,7 +327,7 @@ fn report_line(r: &Report, pos: usize, out: &mut Text) -> Result<bool> {
             let Some(m) = r.first.get(pos - 4) else {
                 return Ok(false);
             };
-            write!(out, "mismatch {:#x} modsym: ", m.addr)?;
+            write!(out, "mismatch {:#x} modsym: ", view.addr(m.addr))?;
             out.push(&m.modsym)?;
             out.push(b" kernel: ")?;
             out.push(&m.kernel)?;
@@ -318,18 +341,21 @@ fn report_line(r: &Report, pos: usize, out: &mut Text) -> Result<bool> {
 impl LineFile for Verify {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
         if self.report.is_none() {
             match verify::verify(reg) {
                 Ok(r) => self.report = Some(r),
                 Err(e) => {
-                    pr_warn!("verify failed: {:?}\n", e);
+                    // A reader interrupted by a signal is not worth a line in the log.
+                    if e != EINTR {
+                        pr_warn!("verify failed: {:?}\n", e);
+                    }
                     return false;
                 }
             }
         }
         let Some(r) = &self.report else { return false };
-        report_line(r, pos, out).unwrap_or(true)
+        report_line(r, view, pos, out).unwrap_or(true)
     }
 }
 
@@ -378,12 +404,15 @@ impl LineFile for Bench {
     type Data = Registry;
     const MAX_WRITE: usize = BENCH_MAX_WRITE;
 
-    fn item(&mut self, reg: &Registry, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         if self.rows.is_none() {
             match bench::bench(reg, self.iterations) {
                 Ok(rows) => self.rows = Some(rows),
                 Err(e) => {
-                    pr_warn!("bench failed: {:?}\n", e);
+                    // A reader interrupted by a signal is not worth a line in the log.
+                    if e != EINTR {
+                        pr_warn!("bench failed: {:?}\n", e);
+                    }
                     return false;
                 }
             }

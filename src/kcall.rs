@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel functions the `kernel` crate does not wrap (7.3): `capable()`,
-//! `cond_resched()` and `sprint_symbol()`.
+//! `cond_resched()`, `sprint_symbol()`, and the `kptr_restrict` policy as
+//! `%pK` applies it.
 
 #![allow(unsafe_code)]
 
 use kernel::{
     bindings,
-    ffi::{c_int, c_ulong},
+    ffi::{c_int, c_ulong, c_void},
+    prelude::*,
 };
 
 /// `KSYM_NAME_LEN`: a symbol name the kernel can print has fewer bytes.
@@ -23,6 +25,29 @@ pub(crate) fn capable_syslog() -> bool {
     unsafe { bindings::capable(bindings::CAP_SYSLOG as c_int) }
 }
 
+/// Whether `%pK` hides kernel addresses from the current task.
+///
+/// That is the `kptr_restrict` policy (0: shown to `CAP_SYSLOG`; 1: also only
+/// with unchanged credentials; 2: never), which `/proc/kallsyms` applies
+/// through `kallsyms_show_value()`; neither the sysctl nor that function is
+/// exported, so `%pK` is asked directly: it prints zeros when it hides.
+pub(crate) fn addresses_hidden() -> bool {
+    static PROBE: u8 = 0;
+    let mut buf = [0u8; 32];
+    // SAFETY: `buf` is valid for `buf.len()` bytes; `%pK` takes one pointer
+    // argument, which is only printed, never dereferenced.
+    let n = unsafe {
+        bindings::snprintf(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%pK".as_char_ptr(),
+            (&raw const PROBE).cast::<c_void>(),
+        )
+    };
+    let n = usize::try_from(n).unwrap_or(0).min(buf.len() - 1);
+    buf.get(..n).unwrap_or(&[]).iter().all(|&b| b == b'0')
+}
+
 /// `cond_resched()`: lets other tasks run during a long loop in process context.
 pub(crate) fn cond_resched() {
     #[cfg(any(not(CONFIG_PREEMPTION), CONFIG_PREEMPT_DYNAMIC))]
@@ -30,6 +55,12 @@ pub(crate) fn cond_resched() {
     unsafe {
         bindings::__cond_resched();
     }
+}
+
+/// Whether the current task has a signal pending (a fatal one included):
+/// long reads check it and end with `EINTR`.
+pub(crate) fn signal_pending() -> bool {
+    kernel::current!().signal_pending()
 }
 
 /// The kernel's own answer for `addr`: `sprint_symbol()` into `buf`.

@@ -57,10 +57,13 @@ impl fmt::Write for Text {
     }
 }
 
-/// Shared data of debugfs files: says who may open them.
+/// Shared data of debugfs files: says who may open them, and what they see.
 pub(crate) trait FileData: Send + Sync + 'static {
-    /// Checked before every open, with the opener's credentials.
-    fn may_open(&self) -> Result;
+    /// What an open file may show, decided at open with the opener's
+    /// credentials (like `/proc/kallsyms`) and passed to every item.
+    type View: Copy + Send + Unpin + 'static;
+    /// Checked before every open.
+    fn may_open(&self) -> Result<Self::View>;
 }
 
 /// A debugfs file whose output is a sequence of lines (items), with state
@@ -77,7 +80,13 @@ pub(crate) trait LineFile: Default + Send + Unpin + 'static {
     /// Largest accepted write in bytes (`-E2BIG` beyond).
     const MAX_WRITE: usize = 0;
     /// Writes item `pos` into `out` (empty on entry); `false` past the end.
-    fn item(&mut self, data: &Self::Data, pos: usize, out: &mut Text) -> bool;
+    fn item(
+        &mut self,
+        data: &Self::Data,
+        view: <Self::Data as FileData>::View,
+        pos: usize,
+        out: &mut Text,
+    ) -> bool;
     /// Handles one `write()` of `input` (at most [`Self::MAX_WRITE`] bytes).
     fn write(&mut self, _data: &Self::Data, _input: &[u8]) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -85,8 +94,9 @@ pub(crate) trait LineFile: Default + Send + Unpin + 'static {
 }
 
 /// The state of one open file, guarded by its own lock.
-struct Open<F> {
+struct Open<F: LineFile> {
     file: F,
+    view: <F::Data as FileData>::View,
     /// The line of the item the last `start`/`next` prepared for `show`.
     line: Text,
 }
@@ -174,14 +184,15 @@ impl<F: LineFile> Ops<F> {
             return ENODEV.to_errno();
         }
         // SAFETY: `data` is valid as long as the file exists (see above).
-        let data_ref = unsafe { &*data };
-        if let Err(e) = data_ref.may_open() {
-            return e.to_errno();
-        }
+        let view = match unsafe { &*data }.may_open() {
+            Ok(view) => view,
+            Err(e) => return e.to_errno(),
+        };
         let init = pin_init!(OpenFile {
             data,
             open <- new_mutex!(Open {
                 file: F::default(),
+                view,
                 line: Text::new(),
             }),
         });
@@ -239,7 +250,7 @@ impl<F: LineFile> Ops<F> {
         let found = unsafe {
             Self::with(m, |data, open| {
                 open.line.clear();
-                let found = open.file.item(data, p, &mut open.line);
+                let found = open.file.item(data, open.view, p, &mut open.line);
                 if open.line.cut {
                     open.line.clear();
                 }

@@ -24,7 +24,7 @@ const VERIFY_BUDGET: u64 = 120_000_000;
 /// At most this many mismatches are reported in detail.
 pub(crate) const MAX_REPORTED: usize = 10;
 
-/// Addresses checked between two `cond_resched()` calls.
+/// Addresses checked between two `cond_resched()` and signal checks.
 const CHUNK: u64 = 256;
 
 /// One disagreement between modsym and the kernel.
@@ -202,6 +202,9 @@ pub(crate) fn verify(reg: &Registry) -> Result<Report> {
                 }
             }
             if k % CHUNK == CHUNK - 1 {
+                if kcall::signal_pending() {
+                    return Err(EINTR);
+                }
                 kcall::cond_resched();
             }
         }
