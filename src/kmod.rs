@@ -387,41 +387,74 @@ impl ModuleRef<'_> {
 ///
 /// `modules`, the list head, is not exported: the walk starts at `this`
 /// module's own node, goes on to the head (the one node that is not a
-/// module: it lies in vmlinux, not in its own module memory), and from there
-/// reports every module once around the list.
+/// module, see [`list_head`]), and from there reports every module once
+/// around the list.
 pub(crate) fn for_each_module<E>(
     this: &ThisModule,
-    _guard: &rcu::Guard,
+    guard: &rcu::Guard,
     mut f: impl FnMut(ModuleRef<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    // SAFETY: `this` is the calling module, alive while its code runs.
-    let start = unsafe { &raw mut (*this.as_ptr()).list };
-    let mut node = start;
-    let mut head = None;
-    // Every node is visited at most twice: on the way to the head, then once around.
-    for _ in 0..2_000_000 {
-        let module = module_of(node);
-        match (module, head) {
-            (None, None) => head = Some(node),
-            (None, Some(h)) if core::ptr::eq(node, h) => return Ok(()),
-            (Some(m), Some(_)) if m.state() != ModState::Unformed => f(m)?,
-            _ => {}
+    let Some(head) = list_head(this, guard) else {
+        return Ok(());
+    };
+    // SAFETY: `head` was reached under `guard`.
+    let mut node = unsafe { next_node(head) };
+    while !node.is_null() && !core::ptr::eq(node, head) {
+        // SAFETY: `node` was reached under `guard`.
+        if let Some(m) = unsafe { module_of(node) } {
+            if m.state() != ModState::Unformed {
+                f(m)?;
+            }
         }
-        // SAFETY: `node` is a list node reached under RCU, not yet freed; the
-        // first one is our own. `next` is read once like
-        // `list_for_each_entry_rcu()`, and `list_del_rcu()` keeps it valid.
-        node = unsafe { Atomic::from_ptr(&raw mut (*node).next) }.load(Acquire);
-        if node.is_null() {
-            break;
-        }
+        // SAFETY: As above.
+        node = unsafe { next_node(node) };
     }
     Ok(())
 }
 
+/// The module list's head (`modules` in vmlinux, not exported), reached from
+/// `this` module's own node: the first node that does not lie in its own
+/// module's memory.
+pub(crate) fn list_head(
+    this: &ThisModule,
+    _guard: &rcu::Guard,
+) -> Option<*mut bindings::list_head> {
+    // SAFETY: `this` is the calling module, alive while its code runs.
+    let mut node = unsafe { &raw mut (*this.as_ptr()).list };
+    // A bound instead of trusting the list to be circular.
+    for _ in 0..1_000_000 {
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: `node` is our own node or was reached from it under `_guard`.
+        if unsafe { module_of(node) }.is_none() {
+            return Some(node);
+        }
+        // SAFETY: As above.
+        node = unsafe { next_node(node) };
+    }
+    None
+}
+
+/// `node->next`, read once like `list_for_each_entry_rcu()` does.
+///
+/// # Safety
+///
+/// `node` is a node of the module list reached under the RCU read lock,
+/// which is still held.
+unsafe fn next_node(node: *mut bindings::list_head) -> *mut bindings::list_head {
+    // SAFETY: `node` is not freed yet (caller): `list_del_rcu()` keeps `next`
+    // valid for readers.
+    unsafe { Atomic::from_ptr(&raw mut (*node).next) }.load(Acquire)
+}
+
 /// The module whose `list` member is `node`, or `None` for the list head.
-fn module_of<'a>(node: *mut bindings::list_head) -> Option<ModuleRef<'a>> {
-    // SAFETY: `node` is a list node reached under RCU (caller); the call only
-    // compares its address.
+///
+/// # Safety
+///
+/// As [`next_node`]; the module is used only while the RCU read lock is held.
+unsafe fn module_of<'a>(node: *mut bindings::list_head) -> Option<ModuleRef<'a>> {
+    // SAFETY: The call only compares the address.
     let in_module = unsafe { bindings::is_vmalloc_or_module_addr(node.cast::<c_void>()) } != 0;
     if !in_module {
         return None;

@@ -55,6 +55,12 @@ module! {
     authors: ["modsym developers"],
     description: "Sorted per-module symbol index with kernel-exact address resolution",
     license: "GPL",
+    params: {
+        log_walk: bool {
+            default: false,
+            description: "Log the module list head and the modules indexed at load (for the selftests)",
+        },
+    },
 }
 
 /// The module instance. Fields drop in order: debugfs first (no new readers),
@@ -72,6 +78,9 @@ impl kernel::Module for Modsym {
         // freed under us.
         let reg = Arc::pin_init(registry::Registry::new()?, GFP_KERNEL)?;
         reg.adopt_existing(module)?;
+        if module_parameters::log_walk.value() {
+            reg.log_walk(module);
+        }
         // debugfs is optional (kernel convention); created last so that no
         // file can be open if an earlier step fails.
         let dir = match debugfs::create(reg.clone()) {

@@ -644,6 +644,24 @@ impl Registry {
         self.events.adopt_existing(this)
     }
 
+    /// Logs where the module list walk found the list head and which modules
+    /// are indexed, for the selftests to check against `/proc/kallsyms` and
+    /// `/proc/modules` (module parameter `log_walk`).
+    pub(crate) fn log_walk(&self, this: &ThisModule) {
+        let head = {
+            let guard = rcu::read_lock();
+            kmod::list_head(this, &guard).map_or(0, |h| h as usize)
+        };
+        pr_info!("walk: module list head at {:#x}\n", head);
+        let w = self.lock();
+        for m in w.modules.iter() {
+            pr_info!(
+                "walk: indexed {}\n",
+                kernel::str::BStr::from_bytes(m.name())
+            );
+        }
+    }
+
     /// Takes the writer lock (blocks module events; see [`Writer::get`]).
     pub(crate) fn lock(&self) -> MutexGuard<'_, Writer> {
         self.events.lock()
