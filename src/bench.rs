@@ -9,6 +9,7 @@ use core::hint::black_box;
 
 use kernel::{
     prelude::*,
+    sync::{rcu, Arc},
     time::{Instant, Monotonic},
 };
 
@@ -16,7 +17,7 @@ use crate::{
     format::Line,
     kcall::{self, SYMBOL_BUF_LEN},
     parity,
-    registry::{elapsed_ns, Registry},
+    registry::{elapsed_ns, ModIndex, Registry},
     verify,
 };
 
@@ -108,6 +109,12 @@ fn timed_lookups(
     }
 }
 
+/// Whether the published snapshot still holds `m`.
+fn published(reg: &Registry, m: &Arc<ModIndex>) -> bool {
+    let guard = rcu::read_lock();
+    reg.snapshot(&guard).is_some_and(|s| s.publishes(m))
+}
+
 /// Times modsym and `sprint_symbol()` on a fixed sample of up to
 /// [`BENCH_SAMPLE`] addresses per module (the middle of evenly spaced
 /// indexed symbols), `iterations` times each (see [`timed_lookups`]).
@@ -116,22 +123,24 @@ fn timed_lookups(
 ///
 /// `EINTR` if the reading task has a signal pending; allocation failures.
 ///
-/// The sample is taken under the writer lock; the timing runs without it
-/// (both paths are RCU-only and safe for any address).
+/// The sample is taken under RCU while the module is published; the timing
+/// runs on addresses only (both paths are RCU-only and safe for any address
+/// that [`verify::kernel_can_print`] accepted).
 pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
-    let ids = reg.lock().ids()?;
+    let modules = reg.indexed()?;
     let mut rows = KVec::new();
     let mut kbuf = KBox::new([0u8; SYMBOL_BUF_LEN], GFP_KERNEL)?;
     let mut line = KBox::new(Line::new(), GFP_KERNEL)?;
-    for id in ids.iter().copied() {
+    for m in modules.iter() {
         let mut sample = KVec::with_capacity(BENCH_SAMPLE, GFP_KERNEL)?;
         let mut name = KVec::new();
-        let symtab;
+        name.extend_from_slice(m.name(), GFP_KERNEL)?;
         {
-            let w = reg.lock();
-            let Some(m) = w.get(id) else { continue };
-            name.extend_from_slice(m.name(), GFP_KERNEL)?;
-            symtab = m.symtab_len();
+            // The sample reads the module's table: only while it is published.
+            let guard = rcu::read_lock();
+            if !reg.snapshot(&guard).is_some_and(|s| s.publishes(m)) {
+                continue;
+            }
             parity::bench_sample(m.regions().as_slice(), BENCH_SAMPLE, |a| {
                 if verify::kernel_can_print(reg, a) {
                     let _ = sample.push_within_capacity(a);
@@ -146,12 +155,16 @@ pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
             let _ = black_box(reg.resolve_line(a, &mut line));
         })?;
         let (kernel_total, kernel_lookups) = timed_lookups(&sample, iterations, |a| {
-            black_box(kcall::sprint_symbol(a, &mut kbuf));
+            // The sample was vetted while the module was published; once it
+            // is not, its addresses may belong to another module.
+            if published(reg, m) {
+                black_box(kcall::sprint_symbol(a, &mut kbuf));
+            }
         })?;
         rows.push(
             BenchRow {
                 name,
-                symtab,
+                symtab: m.symtab_len(),
                 addresses: sample.len(),
                 modsym_total,
                 modsym_lookups,

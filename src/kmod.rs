@@ -273,6 +273,11 @@ impl ModuleRef<'_> {
     /// succeeded, i.e. after the COMING notifier chain ran without error.
     /// From then on every failure path and `delete_module()` call the GOING
     /// chain before freeing the module.
+    ///
+    /// Without `CONFIG_SYSFS` nothing marks that point (`holders_dir` stays
+    /// NULL, and no other field changes after the chain on every config):
+    /// this says `false`, and a module that is COMING when modsym loads is
+    /// indexed at its LIVE event instead, never if its init does not return.
     pub(crate) fn coming_chain_done(&self) -> bool {
         // SAFETY: The module is alive (type invariant); the pointer is written
         // once, concurrently, so it is read atomically (`READ_ONCE()`).

@@ -43,8 +43,9 @@
 //!   unpublishes the init part (init table and init regions), and the kernel
 //!   frees init memory from `do_free_init()`, after its own
 //!   `synchronize_rcu()`.
-//! - tables are read outside RCU only under the writer lock (verify, bench),
-//!   which the notifier holds for every event.
+//! - tables are read outside RCU only under the writer lock (the name index
+//!   build), which the notifier holds for every event; `verify` and `bench`
+//!   read them under RCU, through a snapshot that still publishes them.
 
 #![forbid(unsafe_code)]
 
@@ -422,6 +423,18 @@ impl Snapshot {
         &self.modules
     }
 
+    /// Whether this snapshot publishes `m` itself (not a later index of the
+    /// same module): then, while the RCU read lock that gave the snapshot is
+    /// held, `m`'s tables are alive.
+    pub(crate) fn publishes(&self, m: &Arc<ModIndex>) -> bool {
+        self.modules.iter().any(|x| Arc::ptr_eq(x, m))
+    }
+
+    /// Whether the module with [`ModuleRef::id`] `id` is published.
+    pub(crate) fn has_module(&self, id: usize) -> bool {
+        self.modules.iter().any(|x| x.id == id)
+    }
+
     /// The module and region whose memory contains `addr` (rule 1), in
     /// `O(log r)` over all indexed regions.
     pub(crate) fn find(&self, addr: u64) -> Option<(&ModIndex, &TableIndex, &RegionIndex)> {
@@ -480,23 +493,6 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Ids of the indexed modules, in load order.
-    pub(crate) fn ids(&self) -> Result<KVec<usize>> {
-        let mut ids = KVec::with_capacity(self.modules.len(), GFP_KERNEL)?;
-        for m in self.modules.iter() {
-            ids.push(m.id, GFP_KERNEL)?;
-        }
-        Ok(ids)
-    }
-
-    /// The module with identity `id`, if still indexed.
-    ///
-    /// While the writer lock is held, its tables may be read outside RCU:
-    /// the module cannot be freed (its GOING event needs this lock).
-    pub(crate) fn get(&self, id: usize) -> Option<&ModIndex> {
-        self.modules.iter().find(|m| m.id == id).map(|m| &**m)
-    }
-
     fn position(&self, id: usize) -> Option<usize> {
         self.modules.iter().position(|m| m.id == id)
     }
@@ -662,9 +658,20 @@ impl Registry {
         }
     }
 
-    /// Takes the writer lock (blocks module events; see [`Writer::get`]).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Writer> {
+    /// Takes the writer lock (blocks module events).
+    fn lock(&self) -> MutexGuard<'_, Writer> {
         self.events.lock()
+    }
+
+    /// The indexed modules, in load order. Their tables may only be read
+    /// while a published snapshot holds them ([`Snapshot::publishes`]).
+    pub(crate) fn indexed(&self) -> Result<KVec<Arc<ModIndex>>> {
+        let w = self.lock();
+        let mut list = KVec::with_capacity(w.modules.len(), GFP_KERNEL)?;
+        for m in w.modules.iter() {
+            list.push(m.clone(), GFP_KERNEL)?;
+        }
+        Ok(list)
     }
 
     /// Number of indexed modules and of indexed address entries.

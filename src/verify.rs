@@ -8,12 +8,12 @@
 use kernel::{prelude::*, sync::rcu};
 
 use crate::{
-    format::Line,
+    format::{self, Line},
     index::{self, SymbolTable},
     kcall::{self, KSYM_NAME_LEN, SYMBOL_BUF_LEN},
     kmod::{self, ModState, FIRST_INIT_TYPE},
     parity,
-    registry::{Registry, Writer},
+    registry::{Registry, Snapshot},
 };
 
 /// Bound on (addresses checked x symtab size) per module: `sprint_symbol()`
@@ -24,8 +24,13 @@ const VERIFY_BUDGET: u64 = 120_000_000;
 /// At most this many mismatches are reported in detail.
 pub(crate) const MAX_REPORTED: usize = 10;
 
-/// Addresses checked between two `cond_resched()` and signal checks.
+/// Most addresses checked in one RCU read-side section, between two
+/// `cond_resched()` and signal checks.
 const CHUNK: u64 = 256;
+
+/// Symtab entries `sprint_symbol()` may scan in one RCU read-side section:
+/// fewer addresses per section for larger modules.
+const CHUNK_WORK: u64 = 2_000_000;
 
 /// One disagreement between modsym and the kernel.
 pub(crate) struct Mismatch {
@@ -117,12 +122,12 @@ fn module_at(addr: u64) -> Option<ModuleAt> {
 /// after our GOING handler removed it, or already gone. modsym answers `?` in
 /// these windows by design (it must not read memory the kernel is about to
 /// free); everywhere else the answers must agree.
-fn in_transition(w: &Writer, addr: u64) -> bool {
+fn in_transition(snap: &Snapshot, addr: u64) -> bool {
     match module_at(addr) {
         None => true,
         Some(m) => match m.state {
-            ModState::Live => m.in_init || w.get(m.id).is_none(),
-            ModState::Coming | ModState::Going => w.get(m.id).is_none(),
+            ModState::Live => m.in_init || !snap.has_module(m.id),
+            ModState::Coming | ModState::Going => !snap.has_module(m.id),
             ModState::Unformed => true,
         },
     }
@@ -150,66 +155,80 @@ pub(crate) fn kernel_can_print(reg: &Registry, addr: u64) -> bool {
 
 /// Runs the parity check over every indexed module.
 ///
-/// Each module is checked with the writer lock held, so it cannot be
-/// unloaded meanwhile. Modules whose symtab is large get a deterministic,
-/// evenly spaced sample of their boundaries so that the `sprint_symbol()`
-/// cost stays bounded (see [`VERIFY_BUDGET`]).
+/// Modules whose symtab is large get a deterministic, evenly spaced sample of
+/// their boundaries so that the `sprint_symbol()` cost stays bounded (see
+/// [`VERIFY_BUDGET`]). No lock is held: each chunk of addresses is checked
+/// in one RCU read-side section, in which the module's tables stay alive as
+/// long as the published snapshot still holds its index; a module that was
+/// unloaded or changed state since is left at that point.
 pub(crate) fn verify(reg: &Registry) -> Result<Report> {
-    let ids = reg.lock().ids()?;
+    let modules = reg.indexed()?;
     let mut report = Report::default();
+    // Mismatches are recorded under RCU, where nothing may sleep: their
+    // storage is reserved here.
+    report.first.reserve(MAX_REPORTED, GFP_KERNEL)?;
+    let mut spare = KVec::with_capacity(MAX_REPORTED, GFP_KERNEL)?;
+    for _ in 0..MAX_REPORTED {
+        spare.push(
+            Mismatch {
+                addr: 0,
+                modsym: KVec::with_capacity(format::LINE_CAPACITY, GFP_KERNEL)?,
+                kernel: KVec::with_capacity(SYMBOL_BUF_LEN, GFP_KERNEL)?,
+            },
+            GFP_KERNEL,
+        )?;
+    }
     let mut kbuf = KBox::new([0u8; SYMBOL_BUF_LEN], GFP_KERNEL)?;
     let mut line = KBox::new(Line::new(), GFP_KERNEL)?;
-    for id in ids.iter().copied() {
-        let w = reg.lock();
-        let Some(m) = w.get(id) else { continue };
+    for m in modules.iter() {
         report.modules += 1;
-        let list = m.regions();
-        let regions = list.as_slice();
-        let total = parity::boundary_count(regions);
-        let sample = parity::sample_len(total, m.symtab_len() as u64, VERIFY_BUDGET);
-        for k in 0..sample {
-            let j = parity::sample_position(k, sample, total);
-            let Some(addr) = parity::boundary(regions, j) else {
-                continue;
-            };
-            if !kernel_can_print(reg, addr) {
-                report.skipped += 1;
-                continue;
-            }
-            report.addresses += 1;
-            let ours = modsym_answer(reg, addr, &mut line);
-            let theirs = kcall::sprint_symbol(addr, &mut kbuf);
-            let same = if ours == b"?" {
-                !kernel_names_module_symbol(theirs) || in_transition(&w, addr)
-            } else {
-                ours == theirs
-            };
-            if !same {
-                report.mismatches += 1;
-                if report.first.len() < MAX_REPORTED {
-                    let mut a = KVec::new();
-                    a.extend_from_slice(ours, GFP_KERNEL)?;
-                    let mut b = KVec::new();
-                    b.extend_from_slice(theirs, GFP_KERNEL)?;
-                    report.first.push(
-                        Mismatch {
-                            addr,
-                            modsym: a,
-                            kernel: b,
-                        },
-                        GFP_KERNEL,
-                    )?;
+        let symtab = m.symtab_len() as u64;
+        let total = parity::boundary_count(m.regions().as_slice());
+        let sample = parity::sample_len(total, symtab, VERIFY_BUDGET);
+        let chunk = (CHUNK_WORK / symtab.max(1)).clamp(1, CHUNK);
+        let mut k = 0;
+        while k < sample {
+            {
+                let guard = rcu::read_lock();
+                let Some(snap) = reg.snapshot(&guard).filter(|s| s.publishes(m)) else {
+                    break;
+                };
+                let list = m.regions();
+                for k in k..sample.min(k + chunk) {
+                    let j = parity::sample_position(k, sample, total);
+                    let Some(addr) = parity::boundary(list.as_slice(), j) else {
+                        continue;
+                    };
+                    if !kernel_can_print(reg, addr) {
+                        report.skipped += 1;
+                        continue;
+                    }
+                    report.addresses += 1;
+                    let ours = modsym_answer(reg, addr, &mut line);
+                    let theirs = kcall::sprint_symbol(addr, &mut kbuf);
+                    let same = if ours == b"?" {
+                        !kernel_names_module_symbol(theirs) || in_transition(snap, addr)
+                    } else {
+                        ours == theirs
+                    };
+                    if !same {
+                        report.mismatches += 1;
+                        if let Some(mut r) = spare.pop() {
+                            r.addr = addr;
+                            // Within the capacity reserved above: no allocation.
+                            r.modsym.extend_from_slice(ours, GFP_NOWAIT)?;
+                            r.kernel.extend_from_slice(theirs, GFP_NOWAIT)?;
+                            let _ = report.first.push_within_capacity(r);
+                        }
+                    }
                 }
             }
-            if k % CHUNK == CHUNK - 1 {
-                if kcall::signal_pending() {
-                    return Err(EINTR);
-                }
-                kcall::cond_resched();
+            k = sample.min(k + chunk);
+            if kcall::signal_pending() {
+                return Err(EINTR);
             }
+            kcall::cond_resched();
         }
-        drop(w);
-        kcall::cond_resched();
     }
     Ok(report)
 }
