@@ -143,7 +143,7 @@ impl Region {
     /// `nextval = base + size`, so a value below `base` can never be the answer
     /// nor bound a size.
     pub const fn holds_value(&self, value: u64) -> bool {
-        value >= self.base && value - self.base < self.size as u64
+        (value >= self.base) & (value.wrapping_sub(self.base) < self.size as u64)
     }
 
     /// `base + size`, wrapping like the kernel's `unsigned long` arithmetic
@@ -177,7 +177,7 @@ impl core::fmt::Display for BuildError {
 /// [`build_regions`] needs for it (an upper bound of what it uses).
 pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts: &mut [usize]) {
     counts.iter_mut().for_each(|c| *c = 0);
-    let _ = for_each_candidate(t, regions, |k, _| {
+    let _ = for_each_candidate(t, regions, |k, _, _| {
         if let Some(c) = counts.get_mut(k) {
             *c += 1;
         }
@@ -185,22 +185,49 @@ pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts:
     });
 }
 
-/// Calls `f(k, i)` for every address candidate `i` of `t` and every region
-/// `regions[k]` holding its value, in symtab order; stops at `f`'s first error.
+/// Regions whose bounds [`for_each_candidate`] keeps in registers; more
+/// regions are still handled, through [`Region::holds_value`].
+const REGION_GROUP: usize = 8;
+
+/// Calls `f(k, i, value)` for every address candidate `i` of `t` and every
+/// region `regions[k]` holding its `value`, in symtab order (each `value` read
+/// once); stops at `f`'s first error.
 fn for_each_candidate<T: SymbolTable + ?Sized>(
     t: &T,
     regions: &[Region],
-    mut f: impl FnMut(usize, usize) -> Result<(), BuildError>,
+    mut f: impl FnMut(usize, usize, u64) -> Result<(), BuildError>,
 ) -> Result<(), BuildError> {
+    // The first regions as (base, limit) pairs, one wrapping compare each and
+    // no branch: `value - base < limit` exactly when `holds_value(value)`,
+    // the limit stopping at the top of the address space. Unused slots have
+    // limit 0 and never hold anything.
+    let (group, rest) = regions.split_at(regions.len().min(REGION_GROUP));
+    let mut bounds = [(0u64, 0u64); REGION_GROUP];
+    for (b, r) in bounds.iter_mut().zip(group) {
+        let size = u64::from(r.size);
+        let to_top = r.base.wrapping_neg(); // 2^64 - base, or 0 for base 0
+        *b = (r.base, if r.base == 0 { size } else { size.min(to_top) });
+    }
     for i in 1..t.len() {
         let value = t.value(i);
-        // Whether `i` is a candidate, asked at most once and only when some
-        // region holds its value (it reads the name).
-        let mut candidate = None;
-        for (k, r) in regions.iter().enumerate() {
-            if r.holds_value(value) && *candidate.get_or_insert_with(|| is_address_candidate(t, i))
-            {
-                f(k, i)?;
+        let mut held = 0u32;
+        for (k, &(base, limit)) in bounds.iter().enumerate() {
+            held |= u32::from(value.wrapping_sub(base) < limit) << k;
+        }
+        if held == 0 && rest.iter().all(|r| !r.holds_value(value)) {
+            continue;
+        }
+        // Asked once, and only when some region holds the value (it reads the name).
+        if !is_address_candidate(t, i) {
+            continue;
+        }
+        while held != 0 {
+            f(held.trailing_zeros() as usize, i, value)?;
+            held &= held - 1;
+        }
+        for (k, r) in rest.iter().enumerate() {
+            if r.holds_value(value) {
+                f(REGION_GROUP + k, i, value)?;
             }
         }
     }
@@ -226,6 +253,9 @@ fn push(out: &mut [u32], used: &mut usize, i: usize) -> Result<(), BuildError> {
 /// values are collapsed to their lowest index: later entries at the same
 /// address can never be the answer and never bound a size. Region `k`'s index
 /// is the prefix `outs[k][..used[k]]`.
+///
+/// This needs no other storage, but sorts with indirect comparisons through
+/// `t`; [`build_regions_in`] builds the same with scratch storage, faster.
 ///
 /// # Errors
 ///
@@ -272,7 +302,7 @@ pub fn build_regions<T: SymbolTable + ?Sized>(
         return Err(BuildError::OutTooSmall);
     }
     used.iter_mut().for_each(|u| *u = 0);
-    for_each_candidate(t, regions, |k, i| {
+    for_each_candidate(t, regions, |k, i, _| {
         match (outs.get_mut(k), used.get_mut(k)) {
             (Some(out), Some(n)) => push(out, n, i),
             _ => Err(BuildError::OutTooSmall),
@@ -308,6 +338,219 @@ fn sort_and_collapse<T: SymbolTable + ?Sized>(t: &T, entries: &mut [u32]) -> usi
         }
     }
     kept
+}
+
+/// Length of the scratch storage [`build_regions_in`] needs for outputs of
+/// `lens` entries (the [`count_regions`] counts): one `u64` per entry of all
+/// regions together, plus as many as the largest region again. Saturates.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::scratch_len;
+/// assert_eq!(scratch_len(&[40, 5, 100]), 245);
+/// assert_eq!(scratch_len(&[]), 0);
+/// ```
+pub fn scratch_len(lens: &[usize]) -> usize {
+    scratch_need(lens.iter().copied())
+}
+
+/// [`scratch_len`] over an iterator of lengths.
+fn scratch_need(lens: impl Iterator<Item = usize> + Clone) -> usize {
+    let total = lens.clone().fold(0usize, |a, n| a.saturating_add(n));
+    total.saturating_add(lens.max().unwrap_or(0))
+}
+
+/// [`build_regions`] with caller-provided scratch storage, in `O(n)`: the
+/// same output, built several times faster.
+///
+/// `scratch` needs at least [`scratch_len`] elements for the lengths of
+/// `outs` (its contents do not matter and are overwritten); with less, this
+/// is [`build_regions`]. The one pass over
+/// `t` stores, for each candidate of region `k`, the key
+/// `(value - base) << 32 | index` (a region's size fits in `u32`); region
+/// `k`'s keys are sorted by an LSD radix sort on the offset half (stable, and
+/// the keys arrive in index order, so equal values stay in index order), then
+/// written to `outs[k]` as symtab indices, collapsed to the lowest index at
+/// each value. The digits of the radix sort count in `outs[k]` itself, so a
+/// region with fewer entries than the counters need is sorted with
+/// `sort_unstable` on its keys instead.
+///
+/// Every symbol value is read exactly once, so an index stays consistent
+/// with itself even if a value changes during the build.
+///
+/// # Errors
+///
+/// As [`build_regions`].
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::{build_regions_in, count_regions, scratch_len, Region, SymbolTable};
+///
+/// struct Table<'a>(&'a [(u64, u16, &'a str)]);
+/// impl SymbolTable for Table<'_> {
+///     fn len(&self) -> usize { self.0.len() }
+///     fn value(&self, i: usize) -> u64 { self.0[i].0 }
+///     fn shndx(&self, i: usize) -> u16 { self.0[i].1 }
+///     fn name(&self, i: usize) -> &[u8] { self.0[i].2.as_bytes() }
+/// }
+///
+/// let t = Table(&[(0, 0, ""), (0x1040, 1, "bar"), (0x1000, 1, "foo"), (0x1000, 1, "foo_alias")]);
+/// let text = Region::new(0x1000, 0x100);
+/// let mut counts = [0];
+/// count_regions(&t, &[text], &mut counts);
+/// let mut storage = vec![0u32; counts[0]];
+/// let mut scratch = vec![0u64; scratch_len(&counts)];
+/// let mut used = [0];
+/// build_regions_in(&t, &[text], &mut [&mut storage[..]], &mut used, &mut scratch).unwrap();
+/// assert_eq!(&storage[..used[0]], &[2, 1]); // foo_alias collapsed into foo
+/// ```
+pub fn build_regions_in<T: SymbolTable + ?Sized>(
+    t: &T,
+    regions: &[Region],
+    outs: &mut [&mut [u32]],
+    used: &mut [usize],
+    scratch: &mut [u64],
+) -> Result<(), BuildError> {
+    if scratch.len() < scratch_need(outs.iter().take(regions.len()).map(|o| o.len())) {
+        return build_regions(t, regions, outs, used);
+    }
+    let (Some(outs), Some(used)) = (outs.get_mut(..regions.len()), used.get_mut(..regions.len()))
+    else {
+        return Err(BuildError::OutTooSmall);
+    };
+    // Region k's keys go to scratch[start_k..], start_k the total length of
+    // the outputs before it; `used[k]` is its write position meanwhile.
+    let mut start = 0usize;
+    for (u, out) in used.iter_mut().zip(outs.iter()) {
+        *u = start;
+        start = start.saturating_add(out.len());
+    }
+    let (keys, spare) = scratch.split_at_mut(start.min(scratch.len()));
+    for_each_candidate(t, regions, |k, i, value| {
+        let index = u32::try_from(i).map_err(|_| BuildError::IndexTooLarge)?;
+        let (Some(pos), Some(r)) = (used.get_mut(k), regions.get(k)) else {
+            return Err(BuildError::OutTooSmall);
+        };
+        let slot = keys.get_mut(*pos).ok_or(BuildError::OutTooSmall)?;
+        // `value` is in `r`, so the offset is below `r.size` and fits in 32 bits.
+        *slot = (value.wrapping_sub(r.base) << 32) | u64::from(index);
+        *pos += 1;
+        Ok(())
+    })?;
+    start = 0;
+    for ((out, u), r) in outs.iter_mut().zip(used.iter_mut()).zip(regions) {
+        let len = out.len();
+        // A region that wrote past its own segment (more candidates than
+        // `outs[k]` holds) overwrote the next one's keys: give up.
+        let n = u.checked_sub(start).filter(|&n| n <= len);
+        let seg = n.and_then(|n| keys.get_mut(start..start + n));
+        let (Some(seg), Some(tmp)) = (seg, spare.get_mut(..n.unwrap_or(0))) else {
+            return Err(BuildError::OutTooSmall);
+        };
+        *u = sort_keys_and_collapse(seg, tmp, out, offset_bits(r.size));
+        start = start.saturating_add(len);
+    }
+    Ok(())
+}
+
+/// Number of significant bits of an offset inside a region of `size` bytes.
+const fn offset_bits(size: u32) -> u32 {
+    u32::BITS - size.saturating_sub(1).leading_zeros()
+}
+
+/// Widest radix digit: 2^11 counters per digit stay in the L1 cache.
+const RADIX_BITS: u32 = 11;
+
+/// Sorts `keys` (`offset << 32 | index`, in ascending index order, offsets
+/// below `1 << bits`) and writes their indices to `out`, collapsing equal
+/// offsets to the first (lowest index); returns the number written.
+///
+/// `tmp` is as long as `keys`; `out` is at least as long and holds the digit
+/// counters while sorting.
+fn sort_keys_and_collapse(keys: &mut [u64], tmp: &mut [u64], out: &mut [u32], bits: u32) -> usize {
+    let n = keys.len();
+    // Digits of at most RADIX_BITS bits, all the same width, over the offset.
+    let passes = bits.div_ceil(RADIX_BITS).max(1);
+    let width = bits.div_ceil(passes);
+    let buckets = 1usize << width;
+    let counters = buckets.saturating_mul(passes as usize);
+    let sorted = match out.get_mut(..counters) {
+        Some(counts) if counters <= n => radix_sort(keys, tmp, counts, width),
+        _ => {
+            keys.sort_unstable();
+            &*keys
+        }
+    };
+    let mut kept = 0;
+    let mut last = None;
+    for &key in sorted {
+        let offset = key >> 32;
+        if last != Some(offset) {
+            if let Some(slot) = out.get_mut(kept) {
+                *slot = key as u32;
+            }
+            kept += 1;
+            last = Some(offset);
+        }
+    }
+    kept
+}
+
+/// LSD radix sort of `keys` by their upper half, digits of `width` bits from
+/// bit 32 up, one per `1 << width` counters of `counts`, ping-ponging with
+/// `tmp`. Stable, so keys with equal offsets keep their order. Skips the
+/// whole sort if the keys are already in order, and every digit on which all
+/// keys agree. Returns the sorted keys (in `keys` or in `tmp`).
+fn radix_sort<'a>(
+    keys: &'a mut [u64],
+    tmp: &'a mut [u64],
+    counts: &mut [u32],
+    width: u32,
+) -> &'a [u64] {
+    let n = keys.len();
+    let buckets = 1usize << width;
+    let mask = (buckets - 1) as u64;
+    counts.iter_mut().for_each(|c| *c = 0);
+    let mut in_order = true;
+    let mut prev = 0;
+    for &key in keys.iter() {
+        in_order &= prev <= key;
+        prev = key;
+        for (p, digits) in counts.chunks_exact_mut(buckets).enumerate() {
+            let d = (key >> (32 + p as u32 * width)) & mask;
+            if let Some(c) = digits.get_mut(d as usize) {
+                *c = c.wrapping_add(1);
+            }
+        }
+    }
+    if in_order {
+        return keys;
+    }
+    let (mut src, mut dst) = (keys, tmp);
+    for (p, digits) in counts.chunks_exact_mut(buckets).enumerate() {
+        if digits.iter().any(|&c| c as usize == n) {
+            continue;
+        }
+        let mut sum = 0u32;
+        for c in digits.iter_mut() {
+            let here = *c;
+            *c = sum;
+            sum = sum.wrapping_add(here);
+        }
+        let shift = 32 + p as u32 * width;
+        for &key in src.iter() {
+            if let Some(c) = digits.get_mut(((key >> shift) & mask) as usize) {
+                if let Some(slot) = dst.get_mut(*c as usize) {
+                    *slot = key;
+                }
+                *c = c.wrapping_add(1);
+            }
+        }
+        core::mem::swap(&mut src, &mut dst);
+    }
+    src
 }
 
 /// Result of an address lookup.

@@ -135,7 +135,11 @@ impl TableIndex {
             for entries in storage.iter_mut() {
                 outs.push(&mut entries[..], GFP_KERNEL)?;
             }
-            index::build_regions(&table, list, &mut outs, &mut used).map_err(|_| EINVAL)?;
+            // Sort keys of every region, freed right after the build.
+            let len = index::scratch_len(counts.get(..n).unwrap_or(&[]));
+            let mut scratch = KVVec::from_elem(0u64, len, GFP_KERNEL)?;
+            index::build_regions_in(&table, list, &mut outs, &mut used, &mut scratch)
+                .map_err(|_| EINVAL)?;
         }
         let mut regions = KVec::with_capacity(n, GFP_KERNEL)?;
         for ((&region, mut entries), &len) in list.iter().zip(storage).zip(used.iter()) {

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{build_region, count_region, oracle, oracle_names, Module, Table};
+use modsym_core::index::{self, is_address_candidate};
 use modsym_core::index::{build_names, count_names, lookup_name, Region};
 use proptest::prelude::*;
 
@@ -256,4 +257,119 @@ proptest! {
             from += at.unwrap() + 1;
         }
     }
+}
+
+/// The address index of `r` by a plain sort of `(value, index)` pairs, ties
+/// collapsed to the lowest index: the reference for the radix sort.
+fn plain_sort_index(t: &Table, r: Region) -> Vec<u32> {
+    let mut pairs: Vec<(u64, u32)> = (1..t.syms.len())
+        .filter(|&i| is_address_candidate(t, i) && r.holds_value(t.syms[i].st_value))
+        .map(|i| (t.syms[i].st_value, i as u32))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup_by_key(|p| p.0);
+    pairs.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A table of the values `picks` makes in `regions`: per pick a region, a
+/// kind of offset (first byte, last byte, just past the end, just before the
+/// base, a few shared values, near the end, anywhere), a name and rarely
+/// `SHN_UNDEF`; shuffled as drawn, or sorted by value.
+fn edge_table(regions: &[Region], picks: &[(u8, u32, usize, u8)], presorted: bool) -> Table {
+    let mut vals: Vec<(u64, usize, u16)> = picks
+        .iter()
+        .map(|&(kind, raw, name, undef)| {
+            let r = regions[raw as usize % regions.len()];
+            let size = u64::from(r.size);
+            let raw = u64::from(raw);
+            let off = match kind {
+                0 => 0,
+                1 => size - 1,
+                2 => size,
+                3 => u64::MAX,
+                4 => raw % 8,
+                5 => size - 1 - raw % 4.min(size),
+                _ => raw % size,
+            };
+            (r.base.wrapping_add(off), name, u16::from(undef != 0))
+        })
+        .collect();
+    if presorted {
+        vals.sort_by_key(|v| v.0);
+    }
+    let mut t = Table::new();
+    for (v, name, shndx) in vals {
+        t.push(NAMES.get(name).copied().unwrap_or(b"f"), v, shndx);
+    }
+    t
+}
+
+/// Checks every region of `m` against [`plain_sort_index`] and the
+/// comparison-sort build (`build_regions` without scratch).
+fn check_against_plain_sort(t: &Table, regions: &[Region]) -> Result<(), TestCaseError> {
+    let m = Module::build(t, regions);
+    // Scratch one short of `scratch_len`: the comparison-sort fallback.
+    let mut counts = vec![0; regions.len()];
+    index::count_regions(t, regions, &mut counts);
+    let mut outs: Vec<Vec<u32>> = counts.iter().map(|&c| vec![0; c]).collect();
+    let mut slices: Vec<&mut [u32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    let mut used = vec![0; regions.len()];
+    let mut short = vec![0u64; index::scratch_len(&counts).saturating_sub(1)];
+    index::build_regions_in(t, regions, &mut slices, &mut used, &mut short).unwrap();
+    for (((r, e), out), n) in m.regions.iter().zip(&outs).zip(&used) {
+        prop_assert_eq!(&out[..*n], e.as_slice(), "fallback, region {:?}", r);
+    }
+    for (r, e) in &m.regions {
+        prop_assert_eq!(e, &plain_sort_index(t, *r), "region {:?}", r);
+        let mut out = vec![0u32; count_region(t, *r)];
+        let n = build_region(t, *r, &mut out).unwrap();
+        prop_assert_eq!(&out[..n], e.as_slice(), "region {:?}", r);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Regions large enough for the radix sort (and small ones, sorted with
+    /// `sort_unstable`): ties, offsets 0 and `size - 1` up to `u32::MAX - 1`,
+    /// values just outside, a region running past the top of the address
+    /// space, shuffled and presorted tables.
+    #[test]
+    fn radix_build_matches_plain_sort(
+        sizes in prop::collection::vec(
+            prop_oneof![Just(0x100u32), Just(0x1000), Just(0x10_0000), Just(u32::MAX), 1u32..0x40],
+            1..4,
+        ),
+        top in any::<bool>(),
+        picks in prop::collection::vec((0u8..8, any::<u32>(), 0..NAMES.len() * 4, 0u8..16), 0..10_000),
+        presorted in any::<bool>(),
+    ) {
+        let mut regions = Vec::new();
+        let mut base = 0x1_0000_0000u64;
+        for &size in &sizes {
+            regions.push(Region::new(base, size));
+            base += u64::from(size) + 0x1000;
+        }
+        if top {
+            let last = regions.last_mut().unwrap();
+            last.base = u64::MAX - u64::from(last.size) / 2;
+        }
+        check_against_plain_sort(&edge_table(&regions, &picks, presorted), &regions)?;
+    }
+}
+
+/// The widest case, deterministically: 20,000 candidates over a `u32::MAX`
+/// region (three 11-bit digits), ties and both ends included, shuffled.
+#[test]
+fn radix_build_full_width_offsets() {
+    let r = Region::new(0xffff_ffff_0000_0000, u32::MAX);
+    let mut rng = common::Rng(0x5eed);
+    let picks: Vec<(u8, u32, usize, u8)> = (0..20_000)
+        .map(|_| {
+            let kind = rng.below(8) as u8;
+            (kind, rng.next_u64() as u32, NAMES.len() + 1, 1)
+        })
+        .collect();
+    check_against_plain_sort(&edge_table(&[r], &picks, false), &[r]).unwrap();
 }

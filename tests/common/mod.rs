@@ -147,14 +147,16 @@ impl<'t, T: SymbolTable + ?Sized> Module<'t, T> {
     }
 
     /// Builds the address index of every region in one pass, as the kernel
-    /// module does (`count_regions`, then `build_regions`).
+    /// module does (`count_regions`, then `build_regions_in`).
     pub fn build_unchecked(table: &'t T, regions: &[Region]) -> Self {
         let mut counts = vec![0usize; regions.len()];
         index::count_regions(table, regions, &mut counts);
         let mut outs: Vec<Vec<u32>> = counts.iter().map(|&c| vec![0u32; c]).collect();
         let mut used = vec![0usize; regions.len()];
+        let mut scratch = vec![0u64; index::scratch_len(&counts)];
         let mut slices: Vec<&mut [u32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        index::build_regions(table, regions, &mut slices, &mut used).expect("build_regions");
+        index::build_regions_in(table, regions, &mut slices, &mut used, &mut scratch)
+            .expect("build_regions_in");
         let regions = regions
             .iter()
             .zip(outs)
