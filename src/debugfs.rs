@@ -249,11 +249,16 @@ impl LineFile for Modules {
             let _ = out.push(b"# name state symtab indexed bytes build_ns\n");
             return true;
         };
-        let guard = rcu::read_lock();
-        let Some(m) = reg.snapshot(&guard).and_then(|s| s.modules().get(k)) else {
-            return false;
+        // `out` may allocate, which must not happen under RCU: the module's
+        // index is kept by its reference, and only the index is read.
+        let m = {
+            let guard = rcu::read_lock();
+            reg.snapshot(&guard)
+                .and_then(|s| s.modules().get(k))
+                .cloned()
         };
-        let _ = module_line(out, m);
+        let Some(m) = m else { return false };
+        let _ = module_line(out, &m);
         true
     }
 }

@@ -23,8 +23,9 @@ use kernel::{
 
 /// One output line, filled by [`LineFile::item`].
 ///
-/// Grows as needed. If it cannot grow (no memory), the item's line is dropped
-/// whole: `seq_read()` never prints half a line.
+/// Grows as needed, so pushing may sleep: never under RCU or a spinlock. If
+/// it cannot grow (no memory), the item's line is dropped whole: `seq_read()`
+/// never prints half a line.
 pub(crate) struct Text {
     bytes: KVec<u8>,
     cut: bool,
