@@ -376,14 +376,46 @@ impl ModuleRef<'_> {
         }
     }
 
-    /// Whether this module's own core data holds its `struct module`, as it
-    /// does for every module the loader formed (`.gnu.linkonce.this_module`
-    /// is placed in `MOD_DATA`). Tells a module from the `modules` list head,
-    /// which lives in vmlinux.
-    fn holds_itself(&self) -> bool {
-        self.mem(DATA_TYPE)
-            .is_some_and(|(base, size)| Region::new(base, size).contains(self.id() as u64))
+    /// Whether this is a module the loader formed, not the `modules` list
+    /// head (which lives in vmlinux, and on arm64 in the vmalloc area, so that
+    /// its address alone does not tell): its page-aligned core data
+    /// (`MOD_DATA`, where `.gnu.linkonce.this_module` goes) holds the
+    /// `struct module`, and, with `CONFIG_MODULES_TREE_LOOKUP`, its
+    /// `mem[MOD_TEXT].mtn.mod` points back at it. The head's bytes can pass
+    /// the first test by chance (seen on arm64: a "size" of 0xffff8000); the
+    /// self-pointer they cannot. `mod_tree_insert()` sets it right after
+    /// `list_add_rcu()`, so a module just added may fail this for a moment:
+    /// [`for_each_module`] then reports the list as busy.
+    fn is_module(&self) -> bool {
+        let id = self.id() as u64;
+        let holds = self.mem(DATA_TYPE).is_some_and(|(base, size)| {
+            base % kernel::page::PAGE_SIZE as u64 == 0 && Region::new(base, size).contains(id)
+        });
+        #[cfg(CONFIG_MODULES_TREE_LOOKUP)]
+        let names_itself = {
+            let text = bindings::mod_mem_type_MOD_TEXT as usize;
+            // SAFETY: `ptr` is readable for a `struct module` (type invariant,
+            // or the bytes around the list head in vmlinux, see
+            // `module_of()`); the field is written once, concurrently, so it
+            // is read atomically.
+            let back = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).mem[text].mtn.mod_) }
+                .load(Relaxed);
+            core::ptr::eq(back, self.raw())
+        };
+        #[cfg(not(CONFIG_MODULES_TREE_LOOKUP))]
+        let names_itself = true;
+        holds && names_itself
     }
+}
+
+/// What a walk of the module list found, see [`for_each_module`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Walk {
+    /// Every module was reported.
+    Done,
+    /// The list head could not be told apart (a module was being added):
+    /// nothing was reported; walk again after leaving the RCU read side.
+    Busy,
 }
 
 /// Walks the kernel's module list under RCU, calling `f` for every module
@@ -391,16 +423,16 @@ impl ModuleRef<'_> {
 /// order (newest first), until `f` returns an error.
 ///
 /// `modules`, the list head, is not exported: the walk starts at `this`
-/// module's own node, goes on to the head (the one node that is not a
-/// module, see [`list_head`]), and from there reports every module once
-/// around the list.
+/// module's own node and goes once around the list; the head is the one
+/// node that is not a module ([`ModuleRef::is_module`]). If there is not
+/// exactly one such node, [`Walk::Busy`] is returned before `f` is called.
 pub(crate) fn for_each_module<E>(
     this: &ThisModule,
     guard: &rcu::Guard,
     mut f: impl FnMut(ModuleRef<'_>) -> Result<(), E>,
-) -> Result<(), E> {
+) -> Result<Walk, E> {
     let Some(head) = list_head(this, guard) else {
-        return Ok(());
+        return Ok(Walk::Busy);
     };
     // SAFETY: `head` was reached under `guard`.
     let mut node = unsafe { next_node(head) };
@@ -414,29 +446,37 @@ pub(crate) fn for_each_module<E>(
         // SAFETY: As above.
         node = unsafe { next_node(node) };
     }
-    Ok(())
+    Ok(Walk::Done)
 }
 
-/// The module list's head (`modules` in vmlinux, not exported), reached from
-/// `this` module's own node: the first node that does not lie in its own
-/// module's memory.
+/// The module list's head (`modules` in vmlinux, not exported): the one node
+/// around the list, starting from `this` module's own, that is not a module.
+/// `None` if there is not exactly one (see [`ModuleRef::is_module`]).
 pub(crate) fn list_head(
     this: &ThisModule,
     _guard: &rcu::Guard,
 ) -> Option<*mut bindings::list_head> {
     // SAFETY: `this` is the calling module, alive while its code runs.
-    let mut node = unsafe { &raw mut (*this.as_ptr()).list };
+    let start = unsafe { &raw mut (*this.as_ptr()).list };
+    let mut node = start;
+    let mut head = None;
     // A bound instead of trusting the list to be circular.
     for _ in 0..1_000_000 {
-        if node.is_null() {
-            return None;
-        }
         // SAFETY: `node` is our own node or was reached from it under `_guard`.
         if unsafe { module_of(node) }.is_none() {
-            return Some(node);
+            if head.is_some() {
+                return None;
+            }
+            head = Some(node);
         }
         // SAFETY: As above.
         node = unsafe { next_node(node) };
+        if node.is_null() {
+            return None;
+        }
+        if core::ptr::eq(node, start) {
+            return head;
+        }
     }
     None
 }
@@ -473,12 +513,12 @@ unsafe fn module_of<'a>(node: *mut bindings::list_head) -> Option<ModuleRef<'a>>
     // INVARIANT: a module reached through the module list under RCU is not
     // freed before the read side ends (`free_module()` unlinks with
     // `list_del_rcu()` and waits for a grace period). The head is told apart
-    // by `holds_itself()` before anything else is read. The init part is not
+    // by `is_module()` before anything else is read. The init part is not
     // handed out (`init_ok: false`).
     let m = ModuleRef {
         ptr,
         init_ok: false,
         _p: PhantomData,
     };
-    m.holds_itself().then_some(m)
+    m.is_module().then_some(m)
 }

@@ -23,7 +23,10 @@ use kernel::{
     ThisModule,
 };
 
-use crate::kmod::{self, ModState, ModuleRef};
+use crate::{
+    kcall,
+    kmod::{self, ModState, ModuleRef, Walk},
+};
 
 /// Receiver of module life cycle events, see [`ModuleNotifier`].
 ///
@@ -126,16 +129,27 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
         let mut found: KVec<(NonNull<bindings::module>, bool)> = KVec::new();
         // The list is collected under RCU, where allocations must not sleep.
         found.reserve(64, GFP_KERNEL)?;
-        {
-            let guard = rcu::read_lock();
-            kmod::for_each_module(this, &guard, |m| {
-                let init_ok = match m.state() {
-                    ModState::Live => false,
-                    ModState::Coming if m.coming_chain_done() => true,
-                    _ => return Ok(()),
-                };
-                found.push((m.as_raw(), init_ok), GFP_NOWAIT)
-            })?;
+        let mut tries = 0;
+        loop {
+            found.clear();
+            let walk = {
+                let guard = rcu::read_lock();
+                kmod::for_each_module(this, &guard, |m| {
+                    let init_ok = match m.state() {
+                        ModState::Live => false,
+                        ModState::Coming if m.coming_chain_done() => true,
+                        _ => return Ok(()),
+                    };
+                    found.push((m.as_raw(), init_ok), GFP_NOWAIT)
+                })?
+            };
+            // Busy: a module was being added to the list; that takes a moment.
+            tries += 1;
+            match walk {
+                Walk::Done => break,
+                Walk::Busy if tries < 1000 => kcall::cond_resched(),
+                Walk::Busy => return Err(EBUSY),
+            }
         }
         // The list is newest first.
         for &(ptr, init_ok) in found.iter().rev() {

@@ -11,7 +11,7 @@ use crate::{
     format::{self, Line},
     index::{self, SymbolTable},
     kcall::{self, KSYM_NAME_LEN, SYMBOL_BUF_LEN},
-    kmod::{self, ModState, FIRST_INIT_TYPE},
+    kmod::{self, ModState, Walk, FIRST_INIT_TYPE},
     parity,
     registry::{Registry, Snapshot},
 };
@@ -95,13 +95,14 @@ struct ModuleAt {
 }
 
 /// The module (not UNFORMED) whose memory contains `addr`, like
-/// `__module_address()` (not exported). Init region bounds are read racily:
-/// they are only compared.
-fn module_at(addr: u64) -> Option<ModuleAt> {
+/// `__module_address()` (not exported): `Err(())` if the module list could
+/// not be walked just now (a module was being added). Init region bounds are
+/// read racily: they are only compared.
+fn module_at(addr: u64) -> core::result::Result<Option<ModuleAt>, ()> {
     let this = kernel::module::this_module::<crate::Modsym>();
     let guard = rcu::read_lock();
     let mut found = None;
-    let _ = kmod::for_each_module(this, &guard, |m| {
+    let walk = kmod::for_each_module(this, &guard, |m| {
         let Some(t) = m.mem_type_of(addr) else {
             return Ok(());
         };
@@ -112,7 +113,10 @@ fn module_at(addr: u64) -> Option<ModuleAt> {
         });
         Err(())
     });
-    found
+    match walk {
+        Ok(Walk::Busy) => Err(()),
+        _ => Ok(found),
+    }
 }
 
 /// Whether the kernel resolves `addr` only because the module holding it is
@@ -124,8 +128,9 @@ fn module_at(addr: u64) -> Option<ModuleAt> {
 /// free); everywhere else the answers must agree.
 fn in_transition(snap: &Snapshot, addr: u64) -> bool {
     match module_at(addr) {
-        None => true,
-        Some(m) => match m.state {
+        // Cannot tell: tolerated like a module between two events.
+        Err(()) | Ok(None) => true,
+        Ok(Some(m)) => match m.state {
             ModState::Live => m.in_init || !snap.has_module(m.id),
             ModState::Coming | ModState::Going => !snap.has_module(m.id),
             ModState::Unformed => true,
@@ -149,7 +154,7 @@ pub(crate) fn kernel_can_print(reg: &Registry, addr: u64) -> bool {
                 || index::pick_by_scan(&part.table, r.region, addr)
                     .is_none_or(|i| part.table.name(i).len() < KSYM_NAME_LEN)
         }
-        None => module_at(addr).is_none(),
+        None => matches!(module_at(addr), Ok(None)),
     }
 }
 
