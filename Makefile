@@ -1,17 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0
 # modsym: the user's entry point (`make help`). Kbuild builds the module itself (see Kbuild).
 
-ARCH ?= x86_64
 PROFILE ?= default
-LLVM ?= -19
 export MODSYM_CACHE
 
 # Without KDIR, build against modsym's cached test kernel for ARCH (built on first use).
+# With KDIR, ARCH and LLVM follow that kernel's configuration, as the kernel was built;
+# an ARCH= or LLVM= given on the command line (or in the environment) wins.
 ifeq ($(origin KDIR),undefined)
+ARCH ?= x86_64
+LLVM ?= -19
 KDIR = $(shell scripts/kernel --dir $(ARCH) $(PROFILE))
 ENSURE_KERNEL = scripts/kernel $(ARCH) $(PROFILE) >/dev/null
 else
 ENSURE_KERNEL = true
+KCONFIG := $(firstword $(wildcard $(KDIR)/include/config/auto.conf $(KDIR)/.config))
+ifeq ($(KCONFIG),)
+$(error KDIR=$(KDIR) has no .config: give a configured kernel build directory)
+endif
+kconfig = $(shell sed -n 's/^$(1)=//p' $(KCONFIG))
+ifeq ($(origin ARCH),undefined)
+ARCH := $(if $(call kconfig,CONFIG_ARM64),arm64,$(if $(call kconfig,CONFIG_X86_64),x86_64))
+ARCH := $(or $(ARCH),$(error KDIR=$(KDIR) is neither an x86_64 nor an arm64 kernel))
+endif
+# A clang-built kernel: the versioned LLVM of its clang if installed (LLVM=-19), else LLVM=1.
+ifeq ($(origin LLVM),undefined)
+ifeq ($(call kconfig,CONFIG_CC_IS_CLANG),y)
+CLANG_MAJOR := $(shell expr 0$(call kconfig,CONFIG_CLANG_VERSION) / 10000)
+LLVM := $(if $(shell command -v clang-$(CLANG_MAJOR)),-$(CLANG_MAJOR),1)
+endif
+endif
 endif
 # Out-of-tree output directory, one per target kernel, so both arches can be built side by side.
 MO ?= $(CURDIR)/build/$(ARCH)-$(PROFILE)
