@@ -50,16 +50,23 @@ testmods:
 	@mkdir -p $(MO)/testmods
 	$(KBUILD) M=$(CURDIR)/scripts/selftests/modules MO=$(MO)/testmods modules
 
-# Everything a guest needs, in one directory: modules (ours, the tests', the kernel's) and scripts.
+# A directory of tools/testing/selftests in KDIR's source (O= builds link it as KDIR/source).
+kselftests = $(firstword $(wildcard $(KDIR)/source/tools/testing/selftests/$(1) $(KDIR)/tools/testing/selftests/$(1)))
+
+# Everything a guest needs, in one directory laid out like a kselftest install: the modules
+# (ours, the tests', the kernel's), kselftest/ (the kernel's KTAP helpers and runner),
+# modsym/ (our selftests) and livepatch/ (the kernel's, see klp).
 KERNEL_TEST_MODULES = lib/crc/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
 	samples/livepatch/livepatch-sample.ko samples/rust/rust_minimal.ko
 payload: modules testmods klp
-	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload
+	@[ -n "$(call kselftests,kselftest)" ] || { echo "no tools/testing/selftests/kselftest under $(KDIR)"; exit 1; }
+	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload/kselftest
 	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
-	@cp -r scripts/selftests $(MO)/payload/
-	@rm -rf $(MO)/payload/selftests/modules
+	@cp $(call kselftests,kselftest)/ktap_helpers.sh $(call kselftests,kselftest)/runner.sh $(MO)/payload/kselftest/
+	@cp -r scripts/selftests $(MO)/payload/modsym
+	@rm -rf $(MO)/payload/modsym/modules
 	@if [ -d $(MO)/klp/livepatch ]; then \
-		cp -r $(MO)/klp/livepatch $(MO)/payload/ && cp $(MO)/klp/insmod $(MO)/payload/selftests/klp-shims/; fi
+		cp -r $(MO)/klp/livepatch $(MO)/payload/ && cp $(MO)/klp/insmod $(MO)/payload/modsym/klp-shims/; fi
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
 # scripts, their test modules and the static test program, laid out as they expect.
@@ -67,10 +74,9 @@ KLP_CC_x86_64 = gcc
 KLP_CC_arm64 = aarch64-linux-gnu-gcc
 klp:
 	@$(ENSURE_KERNEL)
-	@src=$(KDIR)/source/tools/testing/selftests/livepatch; \
-	[ -d "$$src" ] || src=$(KDIR)/tools/testing/selftests/livepatch; \
+	@src=$(call kselftests,livepatch); \
 	rm -rf $(MO)/klp/livepatch $(MO)/klp/insmod && mkdir -p $(MO)/klp; \
-	[ -d "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR): livepatch.sh will skip"; exit 0; }; \
+	[ -n "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR): livepatch.sh will skip"; exit 0; }; \
 	mkdir -p $(MO)/klp/livepatch/test_modules && \
 	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
@@ -80,10 +86,11 @@ klp:
 
 run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \
-		--add $(MO)/payload -- sh payload/selftests/demo.sh
+		--add $(MO)/payload -- sh payload/modsym/demo.sh
 
+# TARGETS and SUITES narrow make check down for a quick loop (see help).
 check:
-	scripts/check
+	TARGETS="$(TARGETS)" SUITES="$(SUITES)" scripts/check
 
 bench:
 	scripts/bench $(ARCH)
@@ -93,14 +100,20 @@ clean:
 
 help:
 	@echo 'modsym make targets:'
-	@echo '  make [KDIR=<kernel build dir>] [ARCH=x86_64|arm64] [LLVM=1]'
-	@echo '                  build modsym.ko (default KDIR: modsym'"'"'s cached test kernel for ARCH)'
+	@echo '  make [KDIR=<kernel build dir>] [ARCH=x86_64|arm64] [LLVM=1|-19]'
+	@echo '                  build modsym.ko (default KDIR: modsym'"'"'s cached test kernel for ARCH;'
+	@echo '                  with KDIR, ARCH and LLVM default to what that kernel was built with)'
 	@echo '  make run [ARCH=arm64]'
 	@echo '                  boot a QEMU guest with modsym loaded and show it at work'
 	@echo '  make check      every test: host tests, then guest selftests on x86_64, arm64 and an'
-	@echo '                  x86_64 debug kernel, in parallel (MODSYM_TARGETS limits them)'
+	@echo '                  x86_64 debug kernel, in parallel'
+	@echo '  make check TARGETS=x86_64 SUITES=modsym.sh'
+	@echo '                  a quick loop: only these guest kernels (x86_64, x86_64-debug, arm64;'
+	@echo '                  MODSYM_TARGETS works too) and, with SUITES, only these selftests of'
+	@echo '                  scripts/selftests, without the host tests and the harness self-test'
+	@echo '  make payload    build/<arch>-<profile>/payload: modules and selftests for any machine'
 	@echo '  make bench [ARCH=arm64]'
 	@echo '                  boot a guest and print the performance report (markdown; also'
 	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
-	@echo 'First use installs the toolchain and builds the three test kernels (about 27 minutes on 2 cores).'
+	@echo 'First use installs the toolchain and builds the three test kernels (about half an hour on 2 cores).'

@@ -10,8 +10,9 @@
 . "$(dirname "$0")/ktap.sh"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ktap_print_header
 
-[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
+[ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
 rounds=${CORPUS_ROUNDS:-200}
 work=$(mktemp -d)
 tried=0 accepted=0 einval=0 e2big=0
@@ -178,7 +179,7 @@ t_seeks_and_reads() {
 
 load modsym || exit 1
 load modsym_test || exit 1
-ktap_header 7
+ktap_set_plan 7
 ktap_run "a known address resolves (the probe for the rest)" probe_setup
 ktap_run "random bytes: written whole, documented errors only" t_random_bytes
 ktap_run "token soup: documented errors only, answers stay exact" t_token_soup

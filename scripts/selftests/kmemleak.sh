@@ -5,6 +5,7 @@
 # shellcheck shell=dash disable=SC2317 # tests run through ktap_run
 # shellcheck source=ktap.sh
 . "$(dirname "$0")/ktap.sh"
+ktap_print_header
 
 kmemleak=/sys/kernel/debug/kmemleak
 t_no_leaks() {
@@ -18,6 +19,6 @@ t_no_leaks() {
 	return 1
 }
 
-ktap_header 1
+ktap_set_plan 1
 ktap_run "kmemleak: no leak after loading and unloading everything" t_no_leaks
 ktap_finish

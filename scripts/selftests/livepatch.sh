@@ -11,12 +11,13 @@
 . "$(dirname "$0")/ktap.sh"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ktap_print_header
 
 KLP_DIR=${KLP_SELFTESTS_DIR:-$selftests_dir/../livepatch}
-[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
-[ -f "$KLP_DIR/functions.sh" ] || ktap_skip_all "no livepatch selftests in $KLP_DIR"
-command -v bash >/dev/null || ktap_skip_all "no bash"
-[ -d /sys/kernel/livepatch ] || ktap_skip_all "no CONFIG_LIVEPATCH"
+[ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
+[ -f "$KLP_DIR/functions.sh" ] || ktap_skip_suite "no livepatch selftests in $KLP_DIR"
+command -v bash >/dev/null || ktap_skip_suite "no bash"
+[ -d /sys/kernel/livepatch ] || ktap_skip_suite "no CONFIG_LIVEPATCH"
 
 # Adapters for busybox tools, only where the tool lacks what the scripts use. The scripts
 # call /bin/stat by path, so a busybox /bin/stat link is swapped for the adapter meanwhile.
@@ -55,7 +56,7 @@ run_klp() {
 
 scripts=$(cd "$KLP_DIR" && ls test-*.sh)
 load modsym || exit 1
-ktap_header $(($(echo "$scripts" | wc -w) + 1))
+ktap_set_plan $(($(echo "$scripts" | wc -w) + 1))
 for s in $scripts; do
 	ktap_run "kernel livepatch selftest $s with modsym loaded" run_klp "$s"
 done

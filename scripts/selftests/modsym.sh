@@ -8,8 +8,9 @@
 . "$(dirname "$0")/ktap.sh"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ktap_print_header
 
-[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
+[ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
 
 # Modules loaded before modsym: it must index them when it starts.
 t_preloaded_modules() {
@@ -237,7 +238,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_header 17
+ktap_set_plan 17
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "resolve: ext4's functions in one write, answered in order with their /proc/kallsyms names" t_resolve_preloaded

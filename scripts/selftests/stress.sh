@@ -8,8 +8,9 @@
 . "$(dirname "$0")/ktap.sh"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ktap_print_header
 
-[ "$(id -u)" = 0 ] || ktap_skip_all "must be root"
+[ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
 seconds=${STRESS_SECONDS:-60}
 work=$(mktemp -d)
 
@@ -130,7 +131,7 @@ t_rmmod_under_load() {
 	rmmod modsym && unload_ext4
 }
 
-ktap_header 3
+ktap_set_plan 3
 ktap_run "storm: readers on every file while modules load and unload" t_storm
 ktap_run "after the storm: modules lists exactly the loaded modules, verify clean" t_after_storm
 ktap_run "rmmod modsym with open files and busy readers, then reload" t_rmmod_under_load
