@@ -62,7 +62,7 @@ payload: modules testmods klp
 	@[ -n "$(call kselftests,kselftest)" ] || { echo "no tools/testing/selftests/kselftest under $(KDIR)"; exit 1; }
 	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload/kselftest
 	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
-	@cp $(call kselftests,kselftest)/ktap_helpers.sh $(call kselftests,kselftest)/runner.sh $(MO)/payload/kselftest/
+	@cp $(addprefix $(call kselftests,kselftest)/,ktap_helpers.sh runner.sh prefix.pl) $(MO)/payload/kselftest/
 	@cp -r scripts/selftests $(MO)/payload/modsym
 	@rm -rf $(MO)/payload/modsym/modules
 	@if [ -d $(MO)/klp/livepatch ]; then \
