@@ -228,6 +228,105 @@ t_bench() {
 }
 
 
+# The module list walk at load: the list head it stopped at is vmlinux's `modules` (from
+# /proc/kallsyms), and it indexed exactly the modules of /proc/modules (log_walk=1 logs
+# both). A walk that took the head for a module would index vmlinux bytes.
+t_walk() {
+	unload modsym || return 1
+	echo "modsym-selftest: walk" >/dev/kmsg
+	load modsym log_walk=1 || return 1
+	dmesg | sed -n '/modsym-selftest: walk/,$p' >/tmp/walk
+	head=$(sed -n 's/.*modsym: walk: module list head at 0x\([0-9a-f]*\)$/\1/p' /tmp/walk)
+	want=$(awk '$3 == "modules" && NF == 3 { print $1; exit }' /proc/kallsyms)
+	[ -n "$want" ] || {
+		ktap_msg "no 'modules' in /proc/kallsyms"
+		return 1
+	}
+	expect_eq "list head" "$(hex "${head:-0}")" "$(hex "$want")" || return 1
+	sed -n 's/.*modsym: walk: indexed \(.*\)$/\1/p' /tmp/walk | sort >/tmp/walked
+	awk '{ print $1 }' /proc/modules | sort >/tmp/loaded
+	diff /tmp/walked /tmp/loaded >/tmp/diff || {
+		while read -r line; do ktap_msg "walk vs /proc/modules: $line"; done </tmp/diff
+		return 1
+	}
+}
+
+# A symbol name of 600 bytes (KSYM_NAME_LEN is 512): the kernel's own %pS cannot print it
+# (it writes before its buffer), so verify and bench must never ask it, and resolve prints
+# the name cut to 511 bytes, as /proc/kallsyms does.
+t_long_name() {
+	load modsym_test_longname || return 1
+	line=$(awk '$3 ~ /^modsym_long_/ && $4 == "[modsym_test_longname]" { print $1, $3; exit }' /proc/kallsyms)
+	addr=${line%% *} name=${line#* }
+	expect_eq "length of the name in /proc/kallsyms" "${#name}" 511 || return 1
+	got=$(resolve "$(hex "$addr")")
+	case $got in
+	"$(hex "$addr") $name+0x0/0x"*" [modsym_test_longname]") ;;
+	*)
+		ktap_msg "resolve: got $(echo "$got" | cut -c1-60)... $(echo "$got" | awk '{ print $NF }')"
+		return 1
+		;;
+	esac
+	cat "$MODSYM_DEBUGFS/verify" >/tmp/verify || return 1
+	ktap_msg "verify: $(tr '\n' ' ' </tmp/verify)"
+	expect_eq mismatches "$(awk '$1 == "mismatches" { print $2 }' /tmp/verify)" 0 || return 1
+	# v-1, v, v+1 and next-1 of the long symbol at least.
+	[ "$(awk '$1 == "skipped" { print $2 }' /tmp/verify)" -ge 3 ] || return 1
+	query bench 1 >/tmp/bench || return 1
+	unload modsym_test_longname
+}
+
+# kptr_restrict: symbols and lookup show addresses exactly where /proc/kallsyms does (to
+# root: at 0 and 1, not at 2), and an unprivileged user can open none of the files.
+t_kptr_restrict() {
+	old=$(cat /proc/sys/kernel/kptr_restrict)
+	rc=0
+	mkdir -p /etc
+	grep -qs '^nobody:' /etc/passwd || echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>/etc/passwd
+	grep -qs '^nogroup:' /etc/group || echo 'nogroup:x:65534:' >>/etc/group
+	expect_eq "uid under su nobody" "$(su -s /bin/sh nobody -c 'id -u')" 65534 || return 1
+	for k in 0 1 2; do
+		echo "$k" >/proc/sys/kernel/kptr_restrict
+		want=$(hex "$(kallsyms_addr ext4_fill_super ext4)")
+		sym=$(awk '$4 == "ext4_fill_super" && $5 == "[ext4]" { print $1; exit }' "$MODSYM_DEBUGFS/symbols")
+		look=$(query lookup ext4:ext4_fill_super | awk '{ print $1; exit }')
+		ktap_msg "kptr_restrict=$k: /proc/kallsyms $want, symbols $sym, lookup $look"
+		expect_eq "symbols at kptr_restrict=$k" "$sym" "$want" || rc=1
+		expect_eq "lookup at kptr_restrict=$k" "$look" "$want" || rc=1
+		for f in modules symbols; do
+			if su -s /bin/sh nobody -c "cat $MODSYM_DEBUGFS/$f" >/dev/null 2>&1; then
+				ktap_msg "an unprivileged user read $f at kptr_restrict=$k"
+				rc=1
+			fi
+		done
+		nobody=$(su -s /bin/sh nobody -c "grep ' ext4_fill_super' /proc/kallsyms" | awk '{ print $1; exit }')
+		expect_eq "/proc/kallsyms to an unprivileged user at kptr_restrict=$k" "$(hex "${nobody:-0}")" 0x0 || rc=1
+	done
+	echo "$old" >/proc/sys/kernel/kptr_restrict
+	return "$rc"
+}
+
+# A bench read asked for 1,000,000 rounds ends within 2 s of a SIGKILL.
+t_bench_killed() {
+	(
+		exec 3<>"$MODSYM_DEBUGFS/bench"
+		echo 1000000 >&3
+		exec cat <&3 >/dev/null
+	) &
+	pid=$!
+	sleep 2
+	kill -0 "$pid" 2>/dev/null || {
+		ktap_msg "the bench read ended before the kill"
+		return 1
+	}
+	start=$(cut -d' ' -f1 /proc/uptime)
+	kill -9 "$pid"
+	wait "$pid"
+	took=$(awk -v s="$start" '{ print $1 - s }' /proc/uptime)
+	ktap_msg "the killed bench read ended after ${took}s"
+	awk -v t="$took" 'BEGIN { exit !(t < 2) }'
+}
+
 t_unload_all() {
 	for m in modsym_bulk20k modsym_test ext4 jbd2 mbcache crc16; do
 		unload "$m" || return 1
@@ -238,9 +337,10 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 17
+ktap_set_plan 21
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
+ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
 ktap_run "resolve: ext4's functions in one write, answered in order with their /proc/kallsyms names" t_resolve_preloaded
 ktap_run "resolve: one address per open file, and +1 gives +0x1" t_resolve_one_by_one
 ktap_run "resolve: a module loaded after modsym" t_loaded_after
@@ -254,6 +354,9 @@ ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols
 ktap_run "bad input: documented errors, '?' and a usable file" t_bad_input
 ktap_run "bench prints a ratio per module" t_bench
+ktap_run "bench: a read of 1,000,000 rounds ends within 2 s of SIGKILL" t_bench_killed
+ktap_run "a 600-byte symbol name: resolve cuts it to 511 bytes, verify and bench never ask sprint_symbol()" t_long_name
+ktap_run "kptr_restrict 0, 1, 2: addresses exactly where /proc/kallsyms shows them" t_kptr_restrict
 ktap_run "modules file lists exactly the loaded modules" modules_exact
 ktap_run "unloading everything, then modsym itself" t_unload_all
 ktap_finish

@@ -54,6 +54,12 @@ load_cycle() {
 ext4_cycle() { load_ext4 && unload_ext4; }
 
 t_storm() {
+	cpus=$(grep -c '^processor' /proc/cpuinfo)
+	ktap_msg "storm on $cpus CPUs"
+	[ "$cpus" -ge 2 ] || {
+		ktap_msg "readers and writers need 2 CPUs or more to interleave"
+		return 1
+	}
 	load modsym || return 1
 	rm -f "$work/stop" "$work/lookups"
 	worker resolve resolve_once &
