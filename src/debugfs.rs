@@ -19,7 +19,7 @@ use crate::{
     index::SymbolTable,
     kcall,
     parse::{self, ParseError},
-    registry::{ModIndex, Registry, Snapshot},
+    registry::{self, ModIndex, Registry, Snapshot},
     seqfile::{DebugfsDir, FileData, LineFile, Text},
     verify::{self, Report},
 };
@@ -236,7 +236,7 @@ fn module_line(out: &mut Text, m: &ModIndex) -> core::fmt::Result {
     )
 }
 
-/// `modules`: header, then one line per indexed module.
+/// `modules`: header, one line per indexed module, then the memory held.
 #[derive(Default)]
 struct Modules;
 
@@ -251,14 +251,22 @@ impl LineFile for Modules {
         };
         // `out` may allocate, which must not happen under RCU: the module's
         // index is kept by its reference, and only the index is read.
-        let m = {
+        let (m, count) = {
             let guard = rcu::read_lock();
-            reg.snapshot(&guard)
-                .and_then(|s| s.modules().get(k))
-                .cloned()
+            let modules = reg.snapshot(&guard).map_or(&[][..], |s| s.modules());
+            (modules.get(k).cloned(), modules.len())
         };
-        let Some(m) = m else { return false };
-        let _ = module_line(out, &m);
+        match m {
+            Some(m) => {
+                let _ = module_line(out, &m);
+            }
+            // Last, what the listed modules' indexes and any not freed yet hold.
+            None if k == count => {
+                let (tables, bytes) = registry::held();
+                let _ = writeln!(out, "# held: {tables} indexes, {bytes} bytes");
+            }
+            None => return false,
+        }
         true
     }
 }

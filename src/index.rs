@@ -603,22 +603,38 @@ pub fn lookup<T: SymbolTable + ?Sized>(
     })
 }
 
-/// The entry the kernel's own linear scan (`find_kallsyms_symbol()`) picks
-/// for `addr` in `region`, found the same way, in `O(n)`: for checks that
-/// must not trust an index. Agrees with [`lookup`]'s `index`.
-pub fn pick_by_scan<T: SymbolTable + ?Sized>(t: &T, region: Region, addr: u64) -> Option<usize> {
-    if !region.contains(addr) || region.base == 0 {
+/// Resolves `addr` in `region` the way the kernel does, in `O(n)`: the loop
+/// of `find_kallsyms_symbol()` transcribed, for modules without an index and
+/// for checks that must not trust one. Agrees with [`lookup`].
+pub fn lookup_by_scan<T: SymbolTable + ?Sized>(t: &T, region: Region, addr: u64) -> Option<Hit> {
+    if !region.contains(addr) {
         return None;
     }
-    let mut best: Option<(u64, usize)> = None;
+    let mut best = 0;
+    let mut bestval = region.base.wrapping_sub(1);
+    let mut nextval = region.end();
     for i in 1..t.len() {
+        if !is_address_candidate(t, i) {
+            continue;
+        }
         let v = t.value(i);
-        let better = v <= addr && v >= region.base && best.is_none_or(|(bv, _)| v > bv);
-        if better && is_address_candidate(t, i) {
-            best = Some((v, i));
+        if v <= addr && v > bestval {
+            best = i;
+            bestval = v;
+        }
+        if v > addr && v < nextval {
+            nextval = v;
         }
     }
-    best.map(|(_, i)| i)
+    if best == 0 {
+        return None;
+    }
+    Some(Hit {
+        index: u32::try_from(best).ok()?,
+        value: bestval,
+        offset: addr.wrapping_sub(bestval),
+        size: nextval.wrapping_sub(bestval),
+    })
 }
 
 /// The `pos`-th symbol of a region index, as [`lookup`] reports it for its

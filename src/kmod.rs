@@ -324,6 +324,38 @@ impl ModuleRef<'_> {
         })
     }
 
+    /// What the kernel's `find_kallsyms_symbol()` scans for `addr` right
+    /// now: the region of the first memory type that holds `addr` among
+    /// those `resolvable` accepts, and the table `rcu_dereference(mod->kallsyms)`
+    /// (the init-time table while the module is COMING, `core_kallsyms` once
+    /// it is LIVE).
+    ///
+    /// Reads the init part whatever `init_ok` says, like the kernel: the
+    /// module was found on the module list under `_guard`, and the kernel
+    /// frees module and init memory (with the init-time table) only after a
+    /// grace period; use the result only while `_guard` is held.
+    pub(crate) fn kernel_scan_target(
+        &self,
+        addr: u64,
+        _guard: &rcu::Guard,
+        resolvable: impl Fn(usize) -> bool,
+    ) -> Option<(Region, KTable)> {
+        let region = (0..MEM_TYPES).filter(|&t| resolvable(t)).find_map(|t| {
+            let (base, size) = self.mem(t)?;
+            let r = Region::new(base, size);
+            (size != 0 && r.contains(addr)).then_some(r)
+        })?;
+        // SAFETY: The module is alive (type invariant); the RCU pointer is
+        // read once with acquire semantics (`rcu_dereference()`).
+        let k = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).kallsyms) }.load(Acquire);
+        if k.is_null() {
+            return None;
+        }
+        // SAFETY: `k` is the module's current `mod_kallsyms`, core or
+        // init-time, not freed before `_guard` is dropped (above).
+        Some((region, unsafe { Self::table(k) }))
+    }
+
     /// The core symbol table (`mod->core_kallsyms`), used after init.
     pub(crate) fn core_table(&self) -> KTable {
         // SAFETY: The module is alive (type invariant); `core_kallsyms` was
@@ -426,10 +458,10 @@ pub(crate) enum Walk {
 /// module's own node and goes once around the list; the head is the one
 /// node that is not a module ([`ModuleRef::is_module`]). If there is not
 /// exactly one such node, [`Walk::Busy`] is returned before `f` is called.
-pub(crate) fn for_each_module<E>(
+pub(crate) fn for_each_module<'g, E>(
     this: &ThisModule,
-    guard: &rcu::Guard,
-    mut f: impl FnMut(ModuleRef<'_>) -> Result<(), E>,
+    guard: &'g rcu::Guard,
+    mut f: impl FnMut(ModuleRef<'g>) -> Result<(), E>,
 ) -> Result<Walk, E> {
     let Some(head) = list_head(this, guard) else {
         return Ok(Walk::Busy);
@@ -447,6 +479,28 @@ pub(crate) fn for_each_module<E>(
         node = unsafe { next_node(node) };
     }
     Ok(Walk::Done)
+}
+
+/// The module (not UNFORMED) whose memory holds `addr` right now, like
+/// `__module_address()` (not exported), found under `guard`. `Err(Walk::Busy)`
+/// if the list could not be walked just now (a module was being added).
+pub(crate) fn module_at<'g>(
+    this: &ThisModule,
+    guard: &'g rcu::Guard,
+    addr: u64,
+) -> Result<Option<ModuleRef<'g>>, Walk> {
+    let mut found = None;
+    let walk = for_each_module(this, guard, |m| {
+        if m.mem_type_of(addr).is_none() {
+            return Ok(());
+        }
+        found = Some(m);
+        Err(())
+    });
+    match walk {
+        Ok(Walk::Busy) => Err(Walk::Busy),
+        _ => Ok(found),
+    }
 }
 
 /// The module list's head (`modules` in vmlinux, not exported): the one node

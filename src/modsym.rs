@@ -76,8 +76,8 @@ impl kernel::Module for Modsym {
         // Register first, then adopt what is already loaded: see
         // `ModuleNotifier::adopt_existing` for why nothing is missed or
         // freed under us.
-        let reg = Arc::pin_init(registry::Registry::new()?, GFP_KERNEL)?;
-        reg.adopt_existing(module)?;
+        let reg = Arc::pin_init(registry::Registry::new(module)?, GFP_KERNEL)?;
+        reg.adopt_existing()?;
         if module_parameters::log_walk.value() {
             reg.log_walk(module);
         }

@@ -41,10 +41,17 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     fn live(&mut self, m: ModuleRef<'_>);
     /// `MODULE_STATE_GOING`: the module is freed after return.
     fn going(&mut self, m: ModuleRef<'_>);
-    /// A module that was already loaded when the notifier was registered.
-    /// It will get its `going` event (and `live`, if it is still in init)
-    /// like any other.
+    /// A module that was already loaded when the notifier was registered,
+    /// or, after [`Self::missed`] said so, any loaded module. It will get its
+    /// `going` event (and `live`, if it is still in init) like any other.
     fn existing(&mut self, m: ModuleRef<'_>);
+    /// Whether an event could not be handled in full (out of memory): every
+    /// loaded module is then delivered again through [`Self::existing`]
+    /// after the next event.
+    fn missed(&self) -> bool;
+    /// The module list was walked: the [`Self::existing`] calls that follow
+    /// deliver every loaded module.
+    fn walked(&mut self);
 }
 
 /// A registered module notifier (`register_module_notifier()`) and the state
@@ -61,6 +68,9 @@ pub(crate) struct ModuleNotifier<W: ModuleEvents> {
     events: Mutex<W>,
     #[pin]
     nb: Opaque<bindings::notifier_block>,
+    /// The module that registered the notifier: where walks of the module
+    /// list start.
+    this: &'static ThisModule,
 }
 
 // SAFETY: The notifier block is only touched by the notifier chain (under
@@ -71,9 +81,11 @@ unsafe impl<W: ModuleEvents> Send for ModuleNotifier<W> {}
 unsafe impl<W: ModuleEvents> Sync for ModuleNotifier<W> {}
 
 impl<W: ModuleEvents> ModuleNotifier<W> {
-    /// Registers a notifier delivering events to `state`.
-    pub(crate) fn register(state: W) -> impl PinInit<Self, Error> {
+    /// Registers a notifier delivering events to `state`; `this` is the
+    /// calling module.
+    pub(crate) fn register(state: W, this: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            this,
             events <- new_mutex!(state),
             nb <- Opaque::try_ffi_init(|slot: *mut bindings::notifier_block| {
                 // SAFETY: `slot` is valid for writes (`try_ffi_init` contract).
@@ -124,8 +136,15 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     ///   failed and they are freed without a GOING event, or it succeeded just
     ///   now and they get adopted by the `live` event later.
     /// - GOING and UNFORMED modules are skipped.
-    pub(crate) fn adopt_existing(&self, this: &ThisModule) -> Result {
-        let mut events = self.events.lock();
+    ///
+    /// The same argument holds inside an event, where the lock is held too:
+    /// that is how missed modules are adopted again (see `call`).
+    pub(crate) fn adopt_existing(&self) -> Result {
+        Self::adopt(self.this, &mut self.events.lock())
+    }
+
+    /// [`Self::adopt_existing`] with the event lock held (`events`).
+    fn adopt(this: &ThisModule, events: &mut W) -> Result {
         let mut found: KVec<(NonNull<bindings::module>, bool)> = KVec::new();
         // The list is collected under RCU, where allocations must not sleep.
         found.reserve(64, GFP_KERNEL)?;
@@ -151,6 +170,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 Walk::Busy => return Err(EBUSY),
             }
         }
+        events.walked();
         // The list is newest first.
         for &(ptr, init_ok) in found.iter().rev() {
             // SAFETY: See the argument above: the module cannot pass its GOING
@@ -192,6 +212,11 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             ModState::Live => events.live(m(true)),
             ModState::Going => events.going(m(false)),
             ModState::Unformed => {}
+        }
+        // After an allocation failure, catch up with every loaded module
+        // now rather than miss it until it is unloaded.
+        if events.missed() && Self::adopt(this.this, &mut events).is_err() {
+            pr_warn!("cannot walk the module list: modules may be missing until the next event\n");
         }
         bindings::NOTIFY_OK as c_int
     }

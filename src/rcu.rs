@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! RCU publication of an owned value, and freeing it after a grace period.
+//! RCU publication of an owned value, freed by an RCU callback.
 //!
-//! [`RcuBox`] is `rcu_assign_pointer()`/`rcu_dereference()` over a `KBox`;
-//! replacing its value hands back the old one as [`Retired`], which the owner
-//! keeps until `poll_state_synchronize_rcu()` says no reader can still hold
-//! it. Nothing here ever waits for a grace period unless a [`Retired`] value
-//! is dropped early.
+//! [`RcuBox`] is `rcu_assign_pointer()`/`rcu_dereference()` over a boxed
+//! value; a value it unpublishes is freed by `call_rcu()` once no reader can
+//! still hold it, like `kfree_rcu()`. Nothing here waits for a grace period
+//! except dropping the box itself (`rcu_barrier()`, at module exit).
 
 #![allow(unsafe_code)]
 
@@ -14,24 +13,40 @@ use core::{marker::PhantomData, ptr};
 
 use kernel::{
     bindings,
-    ffi::c_ulong,
     prelude::*,
     sync::{
         atomic::{Acquire, Atomic, Full},
         rcu,
     },
+    types::Opaque,
 };
 
-/// An owned `KBox<T>` published with RCU.
+/// A published value and the RCU callback head that frees it.
+#[repr(C)]
+struct Node<T> {
+    head: Opaque<bindings::callback_head>,
+    value: T,
+}
+
+/// An owned value published with RCU.
 ///
 /// Readers get a `&T` valid for their RCU read-side critical section
 /// ([`RcuBox::get`], `rcu_dereference()`); writers swap in a new value with
-/// [`RcuBox::replace`] (`rcu_assign_pointer()`), which hands back the old one
-/// as a [`Retired`] value instead of waiting for a grace period.
+/// [`RcuBox::publish`] (`rcu_assign_pointer()`) or remove it with
+/// [`RcuBox::clear`]. The previous value is dropped by an RCU callback after
+/// a grace period, in softirq context: `T`'s destructor must not sleep
+/// (`kfree()` and `kvfree()` are fine).
 pub(crate) struct RcuBox<T: Send + Sync> {
-    ptr: Atomic<*mut T>,
-    _owns: PhantomData<KBox<T>>,
+    ptr: Atomic<*mut Node<T>>,
+    _owns: PhantomData<KBox<Node<T>>>,
 }
+
+// SAFETY: The box hands out `&T` to readers on any CPU (`T: Sync`) and drops
+// `T` on whichever CPU runs the callback (`T: Send`); a node's callback head
+// is only written by `call_rcu()`, by the one caller that unpublished it.
+unsafe impl<T: Send + Sync> Send for RcuBox<T> {}
+// SAFETY: See `Send`; the pointer itself is an atomic.
+unsafe impl<T: Send + Sync> Sync for RcuBox<T> {}
 
 impl<T: Send + Sync> RcuBox<T> {
     /// An empty box.
@@ -47,76 +62,69 @@ impl<T: Send + Sync> RcuBox<T> {
     /// No lock, no allocation, no sleeping: usable from any context.
     pub(crate) fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
         let p = self.ptr.load(Acquire);
-        // SAFETY: A non-null pointer was published by `replace()` from a
-        // `KBox`, and is only freed by dropping the `Retired` value `replace()`
-        // returned, which waits for a grace period that started after the
-        // pointer was unpublished; the caller holds the RCU read lock
-        // (`_guard`) and the returned borrow cannot outlive it.
-        unsafe { p.as_ref() }
+        // SAFETY: A non-null pointer was published by `swap()` from a `KBox`,
+        // and is only freed by the RCU callback `swap()` queued when it was
+        // unpublished, which runs after a grace period; the caller holds the
+        // RCU read lock (`_guard`) and the returned borrow cannot outlive it.
+        unsafe { p.as_ref() }.map(|node| &node.value)
     }
 
-    /// Publishes `new` and returns the previous value, which readers may
-    /// still be using until a grace period has elapsed.
-    pub(crate) fn replace(&self, new: Option<KBox<T>>) -> Option<Retired<T>> {
-        let new_ptr = new.map_or(ptr::null_mut(), KBox::into_raw);
-        let old = self.ptr.xchg(new_ptr, Full);
+    /// Publishes `value`. On allocation failure nothing changes.
+    pub(crate) fn publish(&self, value: T) -> Result {
+        let node = KBox::new(
+            Node {
+                head: Opaque::uninit(),
+                value,
+            },
+            GFP_KERNEL,
+        )?;
+        self.swap(KBox::into_raw(node));
+        Ok(())
+    }
+
+    /// Unpublishes the value, if any. Never fails.
+    pub(crate) fn clear(&self) {
+        self.swap(ptr::null_mut());
+    }
+
+    /// Publishes `new` (from `KBox::into_raw()`, or null) and frees the
+    /// previous value after a grace period.
+    fn swap(&self, new: *mut Node<T>) {
+        let old = self.ptr.xchg(new, Full);
         if old.is_null() {
-            return None;
+            return;
         }
-        // SAFETY: FFI call without preconditions; taken after the swap, so
-        // the grace period it names starts after `old` was unpublished.
-        let cookie = unsafe { bindings::get_state_synchronize_rcu() };
-        Some(Retired {
-            ptr: old,
-            cookie,
-            _owns: PhantomData,
-        })
+        // SAFETY: `old` came from `KBox::into_raw()` in `publish()` and was
+        // published until the swap above, which this call alone saw: it is
+        // ours, and its head is not queued. The callback frees it once every
+        // reader that may have seen it has left its read-side section;
+        // `Drop` waits for all callbacks before the code goes away.
+        unsafe { bindings::call_rcu((*old).head.get(), Some(Self::free)) };
+    }
+
+    /// RCU callback: drops the node `head` belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `head` is the `head` of a node queued by [`Self::swap`].
+    unsafe extern "C" fn free(head: *mut bindings::callback_head) {
+        let head = Opaque::cast_from(head);
+        // SAFETY: `head` is the `head` field of a `Node<T>` (caller).
+        let node = unsafe { kernel::container_of!(head, Node<T>, head) }.cast_mut();
+        // SAFETY: The node came from `KBox::into_raw()` and is owned by this
+        // callback alone since `swap()` unpublished it; a grace period has
+        // elapsed, so no reader holds it.
+        drop(unsafe { KBox::from_raw(node) });
     }
 }
 
 impl<T: Send + Sync> Drop for RcuBox<T> {
     fn drop(&mut self) {
-        // No reader can hold a borrow of `self` any more; the lockless readers
-        // of `get()` on other CPUs are waited for by dropping the old value.
-        drop(self.replace(None));
-    }
-}
-
-/// A value unpublished from an [`RcuBox`]: RCU readers may still use it until
-/// the grace period that started when it was unpublished has elapsed.
-///
-/// Dropping it frees the value, first waiting for that grace period if it
-/// has not elapsed yet (so dropping may sleep; [`Retired::expired`] says
-/// whether it would). Writers keep retired values and drop them once expired,
-/// so module loads never wait for a grace period.
-pub(crate) struct Retired<T: Send + Sync> {
-    ptr: *mut T,
-    cookie: c_ulong,
-    _owns: PhantomData<KBox<T>>,
-}
-
-// SAFETY: `Retired<T>` owns a `KBox<T>` (no one else dereferences `ptr`
-// except RCU readers holding `&T`, and `T: Sync`), so it moves between
-// threads like the box.
-unsafe impl<T: Send + Sync> Send for Retired<T> {}
-
-impl<T: Send + Sync> Retired<T> {
-    /// Whether the grace period has elapsed: dropping will not wait.
-    pub(crate) fn expired(&self) -> bool {
-        // SAFETY: FFI call without preconditions.
-        unsafe { bindings::poll_state_synchronize_rcu(self.cookie) }
-    }
-}
-
-impl<T: Send + Sync> Drop for Retired<T> {
-    fn drop(&mut self) {
-        // SAFETY: FFI call; we are in process context (writers and module
-        // exit drop retired values), where waiting is allowed.
-        unsafe { bindings::cond_synchronize_rcu(self.cookie) };
-        // SAFETY: `ptr` came from `KBox::into_raw()` in `RcuBox::replace()`
-        // and is owned by `self` alone; it was unpublished before `cookie`
-        // was taken and the grace period `cookie` names has elapsed, so every
-        // reader that could have seen it has left its read-side section.
-        drop(unsafe { KBox::from_raw(self.ptr) });
+        self.clear();
+        // Every value this box unpublished is freed by a callback in this
+        // module's code: wait for them all before it can be unloaded.
+        // SAFETY: FFI call; the box is dropped in process context (module
+        // exit), where waiting is allowed.
+        unsafe { bindings::rcu_barrier() };
     }
 }

@@ -19,12 +19,11 @@
 //!
 //! Writers (module notifier events, the initial adoption of loaded modules)
 //! run on the [`Writer`] under the notifier's lock ([`ModuleNotifier`]), build
-//! a new [`Snapshot`] and publish it with [`RcuBox::replace`]
-//! (`rcu_assign_pointer()`). The old snapshot is retired:
-//! kept until the grace period that started after it was unpublished has
-//! elapsed (`get_state_synchronize_rcu()` / `poll_state_synchronize_rcu()`),
-//! then freed by a later writer, or waited for at module exit. No module
-//! event waits for a grace period.
+//! a new [`Snapshot`] and publish it with [`RcuBox::publish`]
+//! (`rcu_assign_pointer()`). The old snapshot is freed by an RCU callback
+//! once its grace period has elapsed (`call_rcu()`), and with it the indexes
+//! of modules it alone still held; module exit waits for those callbacks
+//! (`rcu_barrier()`). No module event waits for a grace period.
 //!
 //! Readers ([`Registry::resolve`], [`Registry::resolve_line`], the debugfs
 //! iterators) only take the RCU read lock: no lock, no allocation, no sleep,
@@ -51,7 +50,10 @@
 
 use kernel::{
     prelude::*,
-    sync::{rcu, Arc, MutexGuard, SetOnce},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        rcu, Arc, MutexGuard, SetOnce,
+    },
     time::{Instant, Monotonic},
 };
 
@@ -62,7 +64,7 @@ use crate::{
     kmod::{self, KTable, ModState, ModuleRef, FIRST_INIT_TYPE, MEM_TYPES, MODULE_NAME_LEN},
     notifier::{ModuleEvents, ModuleNotifier},
     parity::RegionView,
-    rcu::{RcuBox, Retired},
+    rcu::RcuBox,
 };
 
 /// Nanoseconds since `start`.
@@ -93,6 +95,17 @@ impl RegionIndex {
             entries: &self.entries,
         }
     }
+}
+
+/// Every [`TableIndex`] alive, published or held by an unpublished snapshot
+/// until its RCU callback frees it: how many, and their bytes.
+static HELD_TABLES: Atomic<usize> = Atomic::new(0);
+static HELD_BYTES: Atomic<usize> = Atomic::new(0);
+
+/// Index memory modsym holds ([`HELD_TABLES`], [`HELD_BYTES`]): what
+/// `modules` reports on its last line.
+pub(crate) fn held() -> (usize, usize) {
+    (HELD_TABLES.load(Relaxed), HELD_BYTES.load(Relaxed))
 }
 
 /// Indices over one symbol table.
@@ -149,12 +162,15 @@ impl TableIndex {
             let _ = entries.shrink_to(len, GFP_KERNEL);
             regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
         }
-        Ok(Self {
+        let built = Self {
             table,
             regions,
             names: SetOnce::new(),
             long_names: SetOnce::new(),
-        })
+        };
+        HELD_TABLES.add(1, Relaxed);
+        HELD_BYTES.add(built.bytes(), Relaxed);
+        Ok(built)
     }
 
     /// Builds the name index if it does not exist yet.
@@ -170,8 +186,11 @@ impl TableIndex {
         names.truncate(used);
         // As for the address index: the larger array stays if shrinking fails.
         let _ = names.shrink_to(used, GFP_KERNEL);
+        let bytes = index::index_bytes(names.capacity());
         // Only writers (under the writer lock) populate: cannot be taken.
-        self.names.populate(names);
+        if self.names.populate(names) {
+            HELD_BYTES.add(bytes, Relaxed);
+        }
         Ok(())
     }
 
@@ -239,6 +258,13 @@ impl TableIndex {
                 .map_or(0, |n| index::index_bytes(n.capacity()))
             + self.regions.capacity() * core::mem::size_of::<RegionIndex>()
             + core::mem::size_of::<Self>()
+    }
+}
+
+impl Drop for TableIndex {
+    fn drop(&mut self) {
+        HELD_TABLES.fetch_sub(1, Relaxed);
+        HELD_BYTES.fetch_sub(self.bytes(), Relaxed);
     }
 }
 
@@ -490,10 +516,10 @@ impl Resolution<'_> {
 /// lock.
 pub(crate) struct Writer {
     modules: KVec<Arc<ModIndex>>,
-    /// Snapshots unpublished while RCU readers may still use them; dropped
-    /// once their grace period has elapsed (see [`Writer::retire`]).
-    retired: KVec<Retired<Snapshot>>,
     published: Arc<RcuBox<Snapshot>>,
+    /// An event could not be handled in full for lack of memory: a loaded
+    /// module may be missing, see [`ModuleEvents::missed`].
+    missed: bool,
 }
 
 impl Writer {
@@ -505,24 +531,7 @@ impl Writer {
     /// snapshot stays published: callers must only have *added* to the list
     /// then (removals use [`Self::publish_or_clear`]).
     fn publish(&mut self) -> Result {
-        let snap = Snapshot::build(&self.modules)?;
-        let old = self.published.replace(Some(KBox::new(snap, GFP_KERNEL)?));
-        self.retire(old);
-        Ok(())
-    }
-
-    /// Keeps an unpublished snapshot until its grace period has elapsed, and
-    /// frees the retired snapshots whose grace period has, so that module
-    /// events never wait for one. If it cannot be kept (no memory), it is
-    /// dropped here, which waits.
-    fn retire(&mut self, old: Option<Retired<Snapshot>>) {
-        while let Some(p) = self.retired.iter().position(|r| r.expired()) {
-            drop(self.retired.remove(p));
-        }
-        if let Some(old) = old {
-            // Without memory for the list entry, `push` drops `old`: it waits.
-            let _ = self.retired.push(old, GFP_KERNEL);
-        }
+        self.published.publish(Snapshot::build(&self.modules)?)
     }
 
     /// Publishes after a removal. If the new snapshot cannot be allocated,
@@ -531,8 +540,8 @@ impl Writer {
     fn publish_or_clear(&mut self) {
         if self.publish().is_err() {
             pr_warn!("out of memory: index unpublished until the next module event\n");
-            let old = self.published.replace(None);
-            self.retire(old);
+            self.published.clear();
+            self.missed = true;
         }
     }
 
@@ -548,6 +557,7 @@ impl Writer {
             if let Some(p) = self.position(m.id()) {
                 drop(self.modules.remove(p));
             }
+            self.missed = true;
             pr_warn!(
                 "cannot index {}: {:?}\n",
                 kernel::str::BStr::from_bytes(m.name()),
@@ -586,7 +596,10 @@ impl ModuleEvents for Writer {
             }
             // Cannot build the core-only entry: drop the module rather than
             // keep the init part past its lifetime.
-            Err(_) => drop(self.modules.remove(p)),
+            Err(_) => {
+                drop(self.modules.remove(p));
+                self.missed = true;
+            }
         }
         self.publish_or_clear();
     }
@@ -608,14 +621,24 @@ impl ModuleEvents for Writer {
         };
         self.insert(&m, state);
     }
+
+    fn missed(&self) -> bool {
+        self.missed
+    }
+
+    fn walked(&mut self) {
+        self.missed = false;
+        // Also publishes again after a failed `publish_or_clear`.
+        self.publish_or_clear();
+    }
 }
 
 /// The registry: the published snapshot for readers, and the writer state
 /// behind the module notifier.
 ///
 /// Fields drop in order: the notifier first (no new events, waits for running
-/// ones; then the writer's retired snapshots are freed), then the published
-/// snapshot (after a grace period).
+/// ones), then the published snapshot, whose box waits for every RCU callback
+/// that frees an unpublished snapshot (`rcu_barrier()`).
 #[pin_data]
 pub(crate) struct Registry {
     #[pin]
@@ -624,24 +647,24 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// An empty registry with its notifier registered; modules loaded
-    /// before are added by [`Self::adopt_existing`].
-    pub(crate) fn new() -> Result<impl PinInit<Self, Error>> {
+    /// An empty registry with its notifier registered for `this` (modsym);
+    /// modules loaded before are added by [`Self::adopt_existing`].
+    pub(crate) fn new(this: &'static ThisModule) -> Result<impl PinInit<Self, Error>> {
         let published = Arc::new(RcuBox::new(), GFP_KERNEL)?;
         let writer = Writer {
             modules: KVec::new(),
-            retired: KVec::new(),
             published: published.clone(),
+            missed: false,
         };
         Ok(try_pin_init!(Self {
-            events <- ModuleNotifier::register(writer),
+            events <- ModuleNotifier::register(writer, this),
             published,
         }? Error))
     }
 
     /// Indexes the modules that were loaded before modsym.
-    pub(crate) fn adopt_existing(&self, this: &ThisModule) -> Result {
-        self.events.adopt_existing(this)
+    pub(crate) fn adopt_existing(&self) -> Result {
+        self.events.adopt_existing()
     }
 
     /// Logs where the module list walk found the list head and which modules
@@ -694,14 +717,18 @@ impl Registry {
     /// Appends the `0x<addr> <name>+0x<off>/0x<size> [<mod>]\n` or
     /// `0x<addr> ?\n` line for `addr` to `line`.
     ///
-    /// Lockless (RCU only), allocation free, never sleeps.
+    /// Lockless (RCU only), allocation free, never sleeps. In the memory of
+    /// a module no published index covers (COMING before modsym's notifier
+    /// ran, between two events, or not indexed for lack of memory), the
+    /// answer is the kernel's own linear scan ([`Self::resolve_by_scan`]).
     pub(crate) fn resolve_line(
         &self,
         addr: u64,
         line: &mut Line,
     ) -> core::result::Result<(), format::Overflow> {
         let guard = rcu::read_lock();
-        match self.snapshot(&guard).and_then(|s| s.resolve(addr)) {
+        let snap = self.snapshot(&guard);
+        match snap.and_then(|s| s.resolve(addr)) {
             Some(r) => format::resolved(
                 line,
                 addr,
@@ -709,6 +736,35 @@ impl Registry {
                 r.hit.offset,
                 r.hit.size,
                 r.module.name(),
+            ),
+            None if snap.is_some_and(|s| s.find(addr).is_some()) => format::unresolved(line, addr),
+            None => Self::resolve_by_scan(&guard, addr, line),
+        }
+    }
+
+    /// [`Self::resolve_line`] for an address no index covers: the module
+    /// found on the module list and its current table scanned, like
+    /// `module_address_lookup()`, in `O(modules + symtab)`. `?` if the list
+    /// cannot be walked just now (a module is being added to it).
+    fn resolve_by_scan(
+        guard: &rcu::Guard,
+        addr: u64,
+        line: &mut Line,
+    ) -> core::result::Result<(), format::Overflow> {
+        let this = kernel::module::this_module::<crate::Modsym>();
+        let found = kmod::module_at(this, guard, addr).ok().flatten();
+        let scan = found.and_then(|m| {
+            let (region, table) = m.kernel_scan_target(addr, guard, resolvable_type)?;
+            Some((m, table, index::lookup_by_scan(&table, region, addr)?))
+        });
+        match scan {
+            Some((m, table, hit)) => format::resolved(
+                line,
+                addr,
+                table.name(hit.index as usize),
+                hit.offset,
+                hit.size,
+                m.name(),
             ),
             None => format::unresolved(line, addr),
         }

@@ -11,7 +11,7 @@ use crate::{
     format::{self, Line},
     index::{self, SymbolTable},
     kcall::{self, KSYM_NAME_LEN, SYMBOL_BUF_LEN},
-    kmod::{self, ModState, Walk, FIRST_INIT_TYPE},
+    kmod::{self, ModState, FIRST_INIT_TYPE},
     parity,
     registry::{Registry, Snapshot},
 };
@@ -94,29 +94,18 @@ struct ModuleAt {
     in_init: bool,
 }
 
-/// The module (not UNFORMED) whose memory contains `addr`, like
-/// `__module_address()` (not exported): `Err(())` if the module list could
-/// not be walked just now (a module was being added). Init region bounds are
-/// read racily: they are only compared.
+/// What the kernel's module list says about the module whose memory holds
+/// `addr` ([`kmod::module_at`]): `Err(())` if the list could not be walked
+/// just now. Init region bounds are read racily: they are only compared.
 fn module_at(addr: u64) -> core::result::Result<Option<ModuleAt>, ()> {
     let this = kernel::module::this_module::<crate::Modsym>();
     let guard = rcu::read_lock();
-    let mut found = None;
-    let walk = kmod::for_each_module(this, &guard, |m| {
-        let Some(t) = m.mem_type_of(addr) else {
-            return Ok(());
-        };
-        found = Some(ModuleAt {
-            id: m.id(),
-            state: m.state(),
-            in_init: t >= FIRST_INIT_TYPE,
-        });
-        Err(())
-    });
-    match walk {
-        Ok(Walk::Busy) => Err(()),
-        _ => Ok(found),
-    }
+    let m = kmod::module_at(this, &guard, addr).map_err(|_| ())?;
+    Ok(m.map(|m| ModuleAt {
+        id: m.id(),
+        state: m.state(),
+        in_init: m.mem_type_of(addr).is_some_and(|t| t >= FIRST_INIT_TYPE),
+    }))
 }
 
 /// Whether the kernel resolves `addr` only because the module holding it is
@@ -143,7 +132,7 @@ fn in_transition(snap: &Snapshot, addr: u64) -> bool {
 /// kernel writes before its buffer, see [`crate::kcall::sprint_symbol`]).
 ///
 /// Found without trusting modsym's index: in a module whose table has such
-/// names, the kernel's own linear scan is repeated ([`index::pick_by_scan`]).
+/// names, the kernel's own linear scan is repeated ([`index::lookup_by_scan`]).
 /// An address in module memory that modsym has not indexed (a module between
 /// two events) cannot be vouched for and is refused.
 pub(crate) fn kernel_can_print(reg: &Registry, addr: u64) -> bool {
@@ -151,8 +140,8 @@ pub(crate) fn kernel_can_print(reg: &Registry, addr: u64) -> bool {
     match reg.snapshot(&guard).and_then(|s| s.find(addr)) {
         Some((_, part, r)) => {
             !part.has_long_names()
-                || index::pick_by_scan(&part.table, r.region, addr)
-                    .is_none_or(|i| part.table.name(i).len() < KSYM_NAME_LEN)
+                || index::lookup_by_scan(&part.table, r.region, addr)
+                    .is_none_or(|h| part.table.name(h.index as usize).len() < KSYM_NAME_LEN)
         }
         None => matches!(module_at(addr), Ok(None)),
     }

@@ -111,7 +111,7 @@ proptest! {
                 if r.contains(a) {
                     let want = oracle(&t, *r, a);
                     prop_assert_eq!(modsym_core::index::lookup(&t, *r, e, a), want, "addr {:#x} region {:?}", a, r);
-                    prop_assert_eq!(modsym_core::index::pick_by_scan(&t, *r, a), want.map(|h| h.index as usize));
+                    prop_assert_eq!(modsym_core::index::lookup_by_scan(&t, *r, a), want);
                 }
             }
             prop_assert_eq!(m.resolve(a), m.resolve_oracle(a));

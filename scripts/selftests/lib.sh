@@ -44,7 +44,15 @@ unload_ext4() {
 	done
 }
 
-loaded() { [ -d "/sys/module/$1/sections" ] || grep -q "^$1 " /proc/modules; }
+loaded() { grep -q "^$1 " /proc/modules; }
+
+# proc_modules_state NAME: the kernel's state of module NAME (Loading, Live or Unloading).
+proc_modules_state() { awk -v m="$1" '$1 == m { print $5 }' /proc/modules; }
+
+# modsym_test's init, loaded with wait=1, waits until this is written with 1 (debugfs, so
+# that it exists without CONFIG_SYSFS).
+# shellcheck disable=SC2034 # used by the suites that source this
+TEST_RELEASE=/sys/kernel/debug/modsym_test/release
 unload() { ! loaded "$1" || rmmod "$1"; }
 
 # have_module NAME: the module can be loaded here (skip the test otherwise).

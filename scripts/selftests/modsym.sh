@@ -90,8 +90,8 @@ t_loaded_after() {
 t_coming_init() {
 	unload modsym_test || return 1
 	load modsym_test wait=1 &
-	wait_for 30 test -e /sys/module/modsym_test/parameters/release || return 1
-	expect_eq "initstate" "$(cat /sys/module/modsym_test/initstate)" coming || return 1
+	wait_for 30 test -e "$TEST_RELEASE" || return 1
+	expect_eq "/proc/modules state" "$(proc_modules_state modsym_test)" Loading || return 1
 	expect_eq "modsym state" "$(module_state modsym_test)" coming || return 1
 	a=$(hex "$(kallsyms_addr modsym_test_init_helper modsym_test)")
 	[ "$a" != 0x0 ] || return 1
@@ -100,11 +100,30 @@ t_coming_init() {
 	*) ktap_msg "while coming: $(resolve "$a")" && return 1 ;;
 	esac
 	verify_clean || return 1
-	echo 1 >/sys/module/modsym_test/parameters/release
+	echo 1 >"$TEST_RELEASE"
 	wait || return 1
 	expect_eq "modsym state" "$(module_state modsym_test)" live || return 1
 	expect_eq "init text once live" "$(resolve "$a")" "$a ?" || return 1
 	verify_clean
+}
+
+# A module COMING when modsym loads: adopted with its init part, or, where nothing marks its
+# COMING chain as done (no sysfs), answered by the kernel's own scan until its LIVE event.
+t_coming_at_load() {
+	unload modsym_test && rmmod modsym || return 1
+	load modsym_test wait=1 &
+	wait_for 30 test -e "$TEST_RELEASE" || return 1
+	load modsym || return 1
+	ktap_msg "modsym's state of the waiting module: '$(module_state modsym_test)'"
+	a=$(hex "$(kallsyms_addr modsym_test_init_helper modsym_test)")
+	case $(resolve "$a") in
+	"$a modsym_test_init_helper+0x0/0x"*" [modsym_test]") ;;
+	*) ktap_msg "while coming: $(resolve "$a")" && return 1 ;;
+	esac
+	echo 1 >"$TEST_RELEASE"
+	wait || return 1
+	expect_eq "modsym state" "$(module_state modsym_test)" live || return 1
+	expect_eq "init text once live" "$(resolve "$a")" "$a ?"
 }
 
 t_failed_init() {
@@ -137,6 +156,37 @@ t_bulk() {
 	load modsym_bulk20k || return 1
 	resolves_kallsyms_functions modsym_bulk20k 30000 '^modsym_bulk_fn' || return 1
 	expect_eq "functions resolved" "$checked" 20000
+}
+
+# held_indexes: the `modules` file's last line, "N BYTES" (every index modsym holds).
+held_indexes() { awk '$2 == "held:" { print $3, $5 }' "$MODSYM_DEBUGFS/modules"; }
+
+# rmmod of the largest module returns its index memory within seconds, with no other module
+# event (its last snapshot is freed by an RCU callback, not by the next event).
+t_unload_frees() {
+	query lookup modsym_bulk20k:modsym_bulk_fn_1 >/dev/null || return 1
+	mine=$(awk '$1 == "modsym_bulk20k" { print $5 }' "$MODSYM_DEBUGFS/modules")
+	read -r tables bytes <<EOF_HELD
+$(held_indexes)
+EOF_HELD
+	ktap_msg "held with modsym_bulk20k: $tables indexes, $bytes bytes (modsym_bulk20k: $mine)"
+	[ "${mine:-0}" -gt 100000 ] || return 1
+	unload modsym_bulk20k || return 1
+	i=0
+	while :; do
+		read -r t b <<EOF_HELD
+$(held_indexes)
+EOF_HELD
+		[ "$t" -eq $((tables - 1)) ] && [ $((bytes - b)) -ge $((mine - 1024)) ] && break
+		i=$((i + 1))
+		[ "$i" -lt 50 ] || {
+			ktap_msg "5 s after rmmod: $t indexes, $b bytes held"
+			return 1
+		}
+		sleep 0.1
+	done
+	ktap_msg "$((i * 100)) ms after rmmod: $t indexes, $b bytes held"
+	load modsym_bulk20k
 }
 
 # verify over at least 100,000 addresses: six 1,000-function modules are small enough for
@@ -337,7 +387,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 21
+ktap_set_plan 23
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -346,9 +396,11 @@ ktap_run "resolve: one address per open file, and +1 gives +0x1" t_resolve_one_b
 ktap_run "resolve: a module loaded after modsym" t_loaded_after
 ktap_run "verify: 0 mismatches against sprint_symbol()" verify_clean
 ktap_run "init text resolves while COMING and not once LIVE" t_coming_init
+ktap_run "a module COMING when modsym loads: its init text resolves, and not once LIVE" t_coming_at_load
 ktap_run "failed init leaves no entry" t_failed_init
 ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
 ktap_run "20,000-function module resolves exactly" t_bulk
+ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
 ktap_run "verify: 0 mismatches over at least 100,000 addresses" t_verify_100k
 ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols

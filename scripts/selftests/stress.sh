@@ -45,10 +45,10 @@ load_cycle() {
 	load modsym_test && unload modsym_test || return 1
 	! load modsym_test fail=1 2>/dev/null || return 1
 	load modsym_test wait=1 &
-	wait_for 30 test -e /sys/module/modsym_test/parameters/release || return 1
+	wait_for 30 test -e "$TEST_RELEASE" || return 1
 	a=$(kallsyms_addr modsym_test_init_helper modsym_test)
 	[ -z "$a" ] || resolve "$(hex "$a")" >/dev/null
-	echo 1 >/sys/module/modsym_test/parameters/release
+	echo 1 >"$TEST_RELEASE"
 	wait && unload modsym_test
 }
 ext4_cycle() { load_ext4 && unload_ext4; }

@@ -2,11 +2,13 @@
 /*
  * modsym_test: a module whose init can wait or fail, for modsym's selftests.
  *
- *   wait=1  init sleeps until /sys/module/modsym_test/parameters/release is
+ *   wait=1  init sleeps until /sys/kernel/debug/modsym_test/release is
  *           written with 1 (or 60 s pass), so the module stays COMING and its
- *           init text can be resolved meanwhile.
+ *           init text can be resolved meanwhile. The file is in debugfs, not
+ *           a module parameter, so that it also exists without CONFIG_SYSFS.
  *   fail=1  init returns -ENODEV after touching its init code.
  */
+#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/module.h>
 
@@ -19,8 +21,7 @@ module_param(fail, bool, 0444);
 MODULE_PARM_DESC(fail, "make init fail with -ENODEV");
 
 static bool release;
-module_param(release, bool, 0644);
-MODULE_PARM_DESC(release, "write 1 to let a waiting init finish");
+static struct dentry *debugfs_dir;
 
 int modsym_test_dup_caller(void);
 int modsym_test_core_fn(int x);
@@ -48,12 +49,20 @@ static noinline int __init modsym_test_init_helper(void)
 
 static int __init modsym_test_init(void)
 {
+	int ret;
+
 	pr_info("modsym_test: init (wait=%d fail=%d)\n", wait, fail);
-	return modsym_test_init_helper();
+	debugfs_dir = debugfs_create_dir("modsym_test", NULL);
+	debugfs_create_bool("release", 0600, debugfs_dir, &release);
+	ret = modsym_test_init_helper();
+	if (ret)
+		debugfs_remove(debugfs_dir);
+	return ret;
 }
 
 static void __exit modsym_test_exit(void)
 {
+	debugfs_remove(debugfs_dir);
 }
 
 module_init(modsym_test_init);
