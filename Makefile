@@ -61,7 +61,7 @@ KERNEL_TEST_MODULES = lib/crc/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext
 payload: modules testmods klp
 	@[ -n "$(call kselftests,kselftest)" ] || { echo "no tools/testing/selftests/kselftest under $(KDIR)"; exit 1; }
 	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload/kselftest
-	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES)) $(MO)/payload/
+	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(wildcard $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES))) $(MO)/payload/
 	@cp $(addprefix $(call kselftests,kselftest)/,ktap_helpers.sh runner.sh prefix.pl) $(MO)/payload/kselftest/
 	@cp -r scripts/selftests $(MO)/payload/modsym
 	@rm -rf $(MO)/payload/modsym/modules
@@ -69,7 +69,8 @@ payload: modules testmods klp
 		cp -r $(MO)/klp/livepatch $(MO)/payload/ && cp $(MO)/klp/insmod $(MO)/payload/modsym/klp-shims/; fi
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
-# scripts, their test modules and the static test program, laid out as they expect.
+# scripts, their test modules and the static test program, laid out as they expect. Nothing
+# without CONFIG_LIVEPATCH (livepatch.sh then skips).
 KLP_CC_x86_64 = gcc
 KLP_CC_arm64 = aarch64-linux-gnu-gcc
 klp:
@@ -77,6 +78,7 @@ klp:
 	@src=$(call kselftests,livepatch); \
 	rm -rf $(MO)/klp/livepatch $(MO)/klp/insmod && mkdir -p $(MO)/klp; \
 	[ -n "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR): livepatch.sh will skip"; exit 0; }; \
+	grep -qx CONFIG_LIVEPATCH=y $(KDIR)/include/config/auto.conf || exit 0; \
 	mkdir -p $(MO)/klp/livepatch/test_modules && \
 	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
@@ -105,10 +107,10 @@ help:
 	@echo '                  with KDIR, ARCH and LLVM default to what that kernel was built with)'
 	@echo '  make run [ARCH=arm64]'
 	@echo '                  boot a QEMU guest with modsym loaded and show it at work'
-	@echo '  make check      every test: host tests, then guest selftests on x86_64, arm64 and an'
-	@echo '                  x86_64 debug kernel, in parallel'
+	@echo '  make check      every test: host tests, then guest selftests on x86_64, arm64, an'
+	@echo '                  x86_64 debug kernel and a lean x86_64 kernel, in parallel'
 	@echo '  make check TARGETS=x86_64 SUITES=modsym.sh'
-	@echo '                  a quick loop: only these guest kernels (x86_64, x86_64-debug, arm64;'
+	@echo '                  a quick loop: only these guest kernels (x86_64, x86_64-debug, arm64, x86_64-lean;'
 	@echo '                  MODSYM_TARGETS works too) and, with SUITES, only these selftests of'
 	@echo '                  scripts/selftests, without the host tests and the harness self-test'
 	@echo '  make payload    build/<arch>-<profile>/payload: modules and selftests for any machine'
@@ -116,4 +118,4 @@ help:
 	@echo '                  boot a guest and print the performance report (markdown; also'
 	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
-	@echo 'First use installs the toolchain and builds the three test kernels (about half an hour on 2 cores).'
+	@echo 'First use installs the toolchain and builds the four test kernels (about 40 minutes on 2 cores).'

@@ -195,8 +195,11 @@ GEN1K="modsym_gen1k_1 modsym_gen1k_2 modsym_gen1k_3 modsym_gen1k_4 modsym_gen1k_
 t_verify_100k() {
 	for m in $GEN1K; do load "$m" || return 1; done
 	verify_clean || return 1
-	[ "$checked" -ge 100000 ] || {
-		ktap_msg "verify checked $checked addresses, want at least 100000"
+	# Text symbols only without CONFIG_KALLSYMS_ALL: a third of the boundaries.
+	want=100000
+	kallsyms_all || want=30000
+	[ "$checked" -ge "$want" ] || {
+		ktap_msg "verify checked $checked addresses, want at least $want"
 		return 1
 	}
 	for m in $GEN1K; do unload "$m" || return 1; done
@@ -287,13 +290,18 @@ t_walk() {
 	load modsym log_walk=1 || return 1
 	dmesg | sed -n '/modsym-selftest: walk/,$p' >/tmp/walk
 	head=$(sed -n 's/.*modsym: walk: module list head at 0x\([0-9a-f]*\)$/\1/p' /tmp/walk)
-	want=$(awk '$3 == "modules" && NF == 3 { print $1; exit }' /proc/kallsyms)
-	[ -n "$want" ] || {
-		ktap_msg "no 'modules' in /proc/kallsyms"
-		return 1
-	}
-	expect_eq "list head" "$(hex "${head:-0}")" "$(hex "$want")" || return 1
-	sed -n 's/.*modsym: walk: indexed \(.*\)$/\1/p' /tmp/walk | sort >/tmp/walked
+	[ -n "$head" ] || return 1
+	if kallsyms_all; then
+		want=$(awk '$3 == "modules" && NF == 3 { print $1; exit }' /proc/kallsyms)
+		expect_eq "list head" "$(hex "$head")" "$(hex "$want")" || return 1
+	else
+		ktap_msg "no data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL=n): head 0x$head not compared"
+	fi
+	sed -n 's/.*modsym: walk: indexed \(.*\)$/\1/p' /tmp/walk >/tmp/walked
+	# Without sysfs, modsym itself is COMING during its own init and not adopted until
+	# its LIVE event (see README: kernels without CONFIG_SYSFS).
+	[ -d /sys/module ] || echo modsym >>/tmp/walked
+	sort -o /tmp/walked /tmp/walked
 	awk '{ print $1 }' /proc/modules | sort >/tmp/loaded
 	diff /tmp/walked /tmp/loaded >/tmp/diff || {
 		while read -r line; do ktap_msg "walk vs /proc/modules: $line"; done </tmp/diff
@@ -401,7 +409,7 @@ ktap_run "failed init leaves no entry" t_failed_init
 ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
 ktap_run "20,000-function module resolves exactly" t_bulk
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
-ktap_run "verify: 0 mismatches over at least 100,000 addresses" t_verify_100k
+ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
 ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols
 ktap_run "bad input: documented errors, '?' and a usable file" t_bad_input
