@@ -192,6 +192,57 @@ impl SymbolTable for KTable {
     }
 }
 
+/// A module the registry remembers between events: its `struct module`.
+///
+/// Like a [`KTable`], it may only be used while the module is known to be
+/// loaded: under the notifier's lock before the module's GOING event, or
+/// under the RCU read lock of a snapshot that publishes it.
+#[derive(Clone, Copy)]
+pub(crate) struct ModuleId(NonNull<bindings::module>);
+
+// SAFETY: Only the address is stored; it is dereferenced under the rule above,
+// from any thread.
+unsafe impl Send for ModuleId {}
+// SAFETY: See `Send` above.
+unsafe impl Sync for ModuleId {}
+
+impl ModuleId {
+    /// A reference on the module (`try_module_get()`), if it is LIVE: while
+    /// it is held, the module cannot be unloaded (short of a forced unload,
+    /// which voids every holder's guarantee), so its core memory, and with
+    /// it `core_kallsyms`, stays valid without any lock.
+    ///
+    /// `None` for a module that is not LIVE: a COMING module is freed without
+    /// regard to its references if its init fails, a GOING one is leaving.
+    pub(crate) fn try_hold(&self) -> Option<ModuleHold> {
+        // SAFETY: The module is loaded (type rule); `try_module_get()` takes
+        // a reference unless the module is already GOING.
+        if !unsafe { bindings::try_module_get(self.0.as_ptr()) } {
+            return None;
+        }
+        let held = ModuleHold(self.0);
+        // SAFETY: As above; read like `ModuleRef::state`.
+        let state = unsafe { Atomic::from_ptr(&raw mut (*self.0.as_ptr()).state) }.load(Acquire);
+        // Dropping `held` puts the reference back.
+        (ModState::from_raw(state) == ModState::Live).then_some(held)
+    }
+}
+
+/// A reference on a LIVE module, from [`ModuleId::try_hold`]; put back on drop.
+///
+/// # Invariants
+///
+/// The reference was taken by `try_module_get()` and is put once, on drop.
+pub(crate) struct ModuleHold(NonNull<bindings::module>);
+
+impl Drop for ModuleHold {
+    fn drop(&mut self) {
+        // SAFETY: We own one reference (type invariant), which keeps the
+        // module loaded until this call.
+        unsafe { bindings::module_put(self.0.as_ptr()) };
+    }
+}
+
 /// A borrowed `struct module`, valid for `'a`.
 ///
 /// # Invariants
@@ -245,6 +296,11 @@ impl ModuleRef<'_> {
     /// Identity of the module: the address of its `struct module`.
     pub(crate) fn id(&self) -> usize {
         self.ptr.as_ptr() as usize
+    }
+
+    /// The module, for the registry to keep (see [`ModuleId`]'s rule).
+    pub(crate) fn module_id(&self) -> ModuleId {
+        ModuleId(self.ptr)
     }
 
     /// The module's name (without NUL).

@@ -42,9 +42,11 @@
 //!   unpublishes the init part (init table and init regions), and the kernel
 //!   frees init memory from `do_free_init()`, after its own
 //!   `synchronize_rcu()`.
-//! - tables are read outside RCU only under the writer lock (the name index
-//!   build), which the notifier holds for every event; `verify` and `bench`
-//!   read them under RCU, through a snapshot that still publishes them.
+//! - tables are read outside RCU only with their module held (the name
+//!   index build, [`Registry::ensure_names`]: a reference taken under the
+//!   writer lock keeps a LIVE module from being unloaded); `verify` and
+//!   `bench` read them under RCU, through a snapshot that still publishes
+//!   them.
 
 #![forbid(unsafe_code)]
 
@@ -61,7 +63,9 @@ use crate::{
     format::{self, Line},
     index::{self, Hit, Region, SymbolTable},
     kcall::KSYM_NAME_LEN,
-    kmod::{self, KTable, ModState, ModuleRef, FIRST_INIT_TYPE, MEM_TYPES, MODULE_NAME_LEN},
+    kmod::{
+        self, KTable, ModState, ModuleId, ModuleRef, FIRST_INIT_TYPE, MEM_TYPES, MODULE_NAME_LEN,
+    },
     notifier::{ModuleEvents, ModuleNotifier},
     parity::RegionView,
     rcu::RcuBox,
@@ -173,9 +177,15 @@ impl TableIndex {
         Ok(built)
     }
 
-    /// Builds the name index if it does not exist yet.
+    /// Whether the name index is built.
+    fn has_names(&self) -> bool {
+        self.names.as_ref().is_some()
+    }
+
+    /// Builds the name index if it does not exist yet (if another reader
+    /// built it meanwhile, that one stays).
     ///
-    /// The table must be alive: call under the writer lock.
+    /// The table must be alive: call with its module held.
     fn ensure_names(&self) -> Result {
         if self.names.as_ref().is_some() {
             return Ok(());
@@ -187,7 +197,7 @@ impl TableIndex {
         // As for the address index: the larger array stays if shrinking fails.
         let _ = names.shrink_to(used, GFP_KERNEL);
         let bytes = index::index_bytes(names.capacity());
-        // Only writers (under the writer lock) populate: cannot be taken.
+        // Two first lookups may race: the loser's array is dropped.
         if self.names.populate(names) {
             HELD_BYTES.add(bytes, Relaxed);
         }
@@ -272,6 +282,8 @@ impl Drop for TableIndex {
 #[derive(Clone)]
 pub(crate) struct ModIndex {
     id: usize,
+    /// The module, to hold while its name index is built.
+    module: ModuleId,
     name: [u8; MODULE_NAME_LEN],
     name_len: usize,
     state: ModState,
@@ -306,6 +318,7 @@ impl ModIndex {
         let build_ns = elapsed_ns(start);
         Ok(Self {
             id: m.id(),
+            module: m.module_id(),
             name,
             name_len,
             state: if init.is_some() {
@@ -770,12 +783,25 @@ impl Registry {
         }
     }
 
-    /// Builds the name index of every indexed module that has none yet.
+    /// Builds the name index of every LIVE indexed module that has none yet.
+    ///
+    /// Module events do not wait for the build: the writer lock is held only
+    /// to take a reference on each module ([`ModuleId::try_hold`]), which
+    /// keeps its table alive while the index is built. A module that cannot be
+    /// held (COMING, or GOING) keeps answering by a linear scan of its names
+    /// ([`TableIndex::for_each_named`]).
     pub(crate) fn ensure_names(&self) -> Result {
-        let w = self.lock();
-        for m in w.modules.iter() {
-            // The module cannot go away: we hold the writer lock.
-            m.core.ensure_names()?;
+        let mut held = KVec::new();
+        {
+            let w = self.lock();
+            for m in w.modules.iter().filter(|m| !m.core.has_names()) {
+                if let Some(hold) = m.module.try_hold() {
+                    held.push((m.core.clone(), hold), GFP_KERNEL)?;
+                }
+            }
+        }
+        for (core, _hold) in held.iter() {
+            core.ensure_names()?;
         }
         Ok(())
     }

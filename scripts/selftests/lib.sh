@@ -61,8 +61,9 @@ have_module() { find_ko "$1" >/dev/null || modprobe -n "$1" 2>/dev/null; }
 # kallsyms_lines MODULE: /proc/kallsyms lines of MODULE ("addr type name").
 kallsyms_lines() { awk -v m="[$1]" '$4 == m { print $1, $2, $3 }' /proc/kallsyms; }
 
-# kallsyms_all: /proc/kallsyms lists vmlinux's data symbols (CONFIG_KALLSYMS_ALL).
-kallsyms_all() { awk 'NF == 3 && $2 ~ /^[dDbB]$/ { found = 1; exit } END { exit !found }' /proc/kallsyms; }
+# kallsyms_all: /proc/kallsyms lists vmlinux's data symbols (CONFIG_KALLSYMS_ALL), such as
+# `modules`, the module list head (a few linker symbols are listed either way).
+kallsyms_all() { awk 'NF == 3 && $3 == "modules" { found = 1; exit } END { exit !found }' /proc/kallsyms; }
 
 # kallsyms_addr NAME MODULE: the first address of NAME in MODULE.
 kallsyms_addr() { awk -v n="$1" -v m="[$2]" '$3 == n && $4 == m { print $1; exit }' /proc/kallsyms; }

@@ -189,6 +189,35 @@ EOF_HELD
 	load modsym_bulk20k
 }
 
+# centiseconds since boot.
+uptime_cs() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}${up#*.}"
+}
+
+# Module events do not wait for readers: insmod and rmmod of a small module while a first
+# lookup builds the 20,000-function module's name index and verify runs each take under
+# EVENT_LIMIT_MS (default 1000; 0 reports without a limit, for the debug kernel).
+t_events_beside_readers() {
+	unload modsym_test || return 1
+	query lookup modsym_bulk20k:modsym_bulk_fn_19999 >/tmp/lookup.out &
+	lookup=$!
+	cat "$MODSYM_DEBUGFS/verify" >/dev/null &
+	verify=$!
+	t0=$(uptime_cs)
+	load modsym_test || return 1
+	t1=$(uptime_cs)
+	unload modsym_test || return 1
+	t2=$(uptime_cs)
+	wait "$lookup" || return 1
+	wait "$verify" || return 1
+	ktap_msg "insmod $(((t1 - t0) * 10)) ms, rmmod $(((t2 - t1) * 10)) ms, beside a first lookup and verify"
+	expect_eq "lookup answer" "$(awk '{ print $4 }' /tmp/lookup.out)" modsym_bulk_fn_19999 || return 1
+	limit=${EVENT_LIMIT_MS:-1000}
+	[ "$limit" -eq 0 ] && return 0
+	[ $(((t1 - t0) * 10)) -lt "$limit" ] && [ $(((t2 - t1) * 10)) -lt "$limit" ]
+}
+
 # verify over at least 100,000 addresses: six 1,000-function modules are small enough for
 # every boundary to be checked (large symtabs are sampled, sprint_symbol() being linear).
 GEN1K="modsym_gen1k_1 modsym_gen1k_2 modsym_gen1k_3 modsym_gen1k_4 modsym_gen1k_5 modsym_gen1k_6"
@@ -395,7 +424,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 23
+ktap_set_plan 24
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -409,6 +438,7 @@ ktap_run "failed init leaves no entry" t_failed_init
 ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
 ktap_run "20,000-function module resolves exactly" t_bulk
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
+ktap_run "insmod and rmmod do not wait for a first lookup or verify on the 20,000-function module" t_events_beside_readers
 ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
 ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols
