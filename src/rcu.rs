@@ -99,7 +99,7 @@ impl<T: Send + Sync> RcuBox<T> {
         // ours, and its head is not queued. The callback frees it once every
         // reader that may have seen it has left its read-side section;
         // `Drop` waits for all callbacks before the code goes away.
-        unsafe { bindings::call_rcu((*old).head.get(), Some(Self::free)) };
+        unsafe { bindings::call_rcu(Opaque::cast_into(&raw const (*old).head), Some(Self::free)) };
     }
 
     /// RCU callback: drops the node `head` belongs to.

@@ -786,23 +786,23 @@ impl Registry {
     /// Builds the name index of every LIVE indexed module that has none yet.
     ///
     /// Module events do not wait for the build: the writer lock is held only
-    /// to take a reference on each module ([`ModuleId::try_hold`]), which
-    /// keeps its table alive while the index is built. A module that cannot be
-    /// held (COMING, or GOING) keeps answering by a linear scan of its names
-    /// ([`TableIndex::for_each_named`]).
+    /// to take a reference on the next module ([`ModuleId::try_hold`]), which
+    /// keeps its table alive while its index is built, one module at a time
+    /// (a held module cannot be unloaded: `rmmod` of it fails meanwhile). A
+    /// module that cannot be held (COMING, or GOING) keeps answering by a
+    /// linear scan of its names ([`TableIndex::for_each_named`]).
     pub(crate) fn ensure_names(&self) -> Result {
-        let mut held = KVec::new();
-        {
-            let w = self.lock();
-            for m in w.modules.iter().filter(|m| !m.core.has_names()) {
-                if let Some(hold) = m.module.try_hold() {
-                    held.push((m.core.clone(), hold), GFP_KERNEL)?;
-                }
-            }
-        }
-        for (core, _hold) in held.iter() {
+        loop {
+            let next = self
+                .lock()
+                .modules
+                .iter()
+                .filter(|m| !m.core.has_names())
+                .find_map(|m| Some((m.core.clone(), m.module.try_hold()?)));
+            let Some((core, _held)) = next else {
+                return Ok(());
+            };
             core.ensure_names()?;
         }
-        Ok(())
     }
 }
