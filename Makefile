@@ -65,26 +65,25 @@ payload: modules testmods klp
 	@cp $(addprefix $(call kselftests,kselftest)/,ktap_helpers.sh runner.sh prefix.pl) $(MO)/payload/kselftest/
 	@cp -r scripts/selftests $(MO)/payload/modsym
 	@rm -rf $(MO)/payload/modsym/modules
-	@if [ -d $(MO)/klp/livepatch ]; then \
-		cp -r $(MO)/klp/livepatch $(MO)/payload/ && cp $(MO)/klp/insmod $(MO)/payload/modsym/klp-shims/; fi
+	@$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/klp-shims/insmod scripts/selftests/klp-shims/insmod.c
+	@if [ -d $(MO)/klp/livepatch ]; then cp -r $(MO)/klp/livepatch $(MO)/payload/; fi
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
 # scripts, their test modules and the static test program, laid out as they expect. Nothing
 # without CONFIG_LIVEPATCH (livepatch.sh then skips).
-KLP_CC_x86_64 = gcc
-KLP_CC_arm64 = aarch64-linux-gnu-gcc
+GUEST_CC_x86_64 = gcc
+GUEST_CC_arm64 = aarch64-linux-gnu-gcc
 klp:
 	@$(ENSURE_KERNEL)
 	@src=$(call kselftests,livepatch); \
-	rm -rf $(MO)/klp/livepatch $(MO)/klp/insmod && mkdir -p $(MO)/klp; \
+	rm -rf $(MO)/klp/livepatch && mkdir -p $(MO)/klp; \
 	[ -n "$$src" ] || { echo "no tools/testing/selftests/livepatch under $(KDIR): livepatch.sh will skip"; exit 0; }; \
 	grep -qx CONFIG_LIVEPATCH=y $(KDIR)/include/config/auto.conf || exit 0; \
 	mkdir -p $(MO)/klp/livepatch/test_modules && \
 	$(KBUILD) -s M=$$src/test_modules MO=$(MO)/klp/modules modules && \
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
 	cp $$src/functions.sh $$src/test-*.sh $$src/settings $(MO)/klp/livepatch/ && \
-	$(KLP_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c && \
-	$(KLP_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/klp/insmod scripts/selftests/klp-shims/insmod.c
+	$(GUEST_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c
 
 run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \
