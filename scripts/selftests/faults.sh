@@ -4,8 +4,9 @@
 # fail_page_alloc, restricted to allocations made from module code (require-start/end,
 # CONFIG_FAULT_INJECTION_STACKTRACE_FILTER), so that the shell and the kernel around modsym
 # keep working.
-#  - modsym's init, and a first `lookup` write, with each of their allocations failing in
-#    turn (/proc/self/fail-nth): a refused operation leaves nothing behind;
+#  - modsym's init with each of its allocations failing in turn (/proc/self/fail-nth), and a
+#    first `lookup` write running out of memory at each of its allocations in turn: a
+#    refused operation leaves nothing behind;
 #  - a storm of module loads and unloads and reads of every file while a share of modsym's
 #    allocations fail (FAULT_PERCENT, default 20, for FAULT_SECONDS, default 20);
 #  - then, with injection off and one more module event: `modules` lists exactly the loaded
@@ -112,15 +113,22 @@ t_init_fails() {
 	return "$status"
 }
 
-# A first `lookup` write (it builds the name index) fails at each allocation in turn: a
-# refused write stores no query (reading answers nothing), an accepted one answers exactly.
+# A first `lookup` write (it builds the name index) runs out of memory at each of its
+# allocations in turn, that one and every later one failing (a single failure is absorbed:
+# a failed kmalloc() of a kvmalloc() falls back to vmalloc()): a refused write stores no
+# query (reading answers nothing), an accepted one answers exactly.
 write_lookup() {
 	command exec 3<>"$MODSYM_DEBUGFS/lookup" || return 1
 	# In this shell, since fail-nth is per task (and reset by fork): printf is a builtin.
+	# Once fail-nth has fired, make-it-fail and probability 100 fail the rest.
+	set_faults probability 100
+	echo 1 >/proc/self/make-it-fail
 	echo "$1" >/proc/self/fail-nth
 	printf 'modsym_test:dup_helper\n' >&3 2>/dev/null
 	set -- $?
 	echo 0 >/proc/self/fail-nth
+	echo 0 >/proc/self/make-it-fail
+	set_faults probability 0
 	return "$1"
 }
 lookup_checked() {
@@ -136,7 +144,11 @@ t_lookup_refused() {
 	# A fresh modsym and test module: no name index built yet.
 	rmmod modsym && load modsym || return 1
 	unload modsym_test && load modsym_test || return 1
-	fail_nth_sweep "first lookup write" write_lookup lookup_checked
+	set_faults task-filter Y || return 1
+	fail_nth_sweep "first lookup write out of memory" write_lookup lookup_checked
+	status=$?
+	set_faults task-filter N
+	return "$status"
 }
 
 # The storm: workers loop until the stop file appears.
@@ -204,7 +216,7 @@ t_after_storm() {
 ktap_set_plan 5
 ktap_run "fault injection set up: failslab and fail_page_alloc, stack-filtered" t_setup
 ktap_run "insmod modsym with each of its init allocations failing: refused cleanly or exact" t_init_fails
-ktap_run "a first lookup write with each allocation failing: a refused write stores nothing" t_lookup_refused
+ktap_run "a first lookup write out of memory at each allocation: a refused write stores nothing" t_lookup_refused
 ktap_run "storm: loads, unloads and readers while modsym's allocations fail" t_storm
 ktap_run "after the storm and one more event: modules lists exactly the loaded modules, verify clean" t_after_storm
 rm -rf "$work"
