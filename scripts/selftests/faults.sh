@@ -167,7 +167,7 @@ cycle_big() { load modsym_bulk20k && load modsym_gen1k_1 && unload modsym_gen1k_
 cycle_ext4() { load_ext4 && unload_ext4; }
 read_files() {
 	for f in modules symbols verify; do cat "$MODSYM_DEBUGFS/$f" >/dev/null; done
-	query lookup modsym_bulk20k:modsym_bulk_fn_7 >/dev/null
+	query lookup modsym_bulk20k:modsym_bulk_fn7 >/dev/null
 	# shellcheck disable=SC2046 # one argument per address
 	resolve $(awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { printf "0x%s\n", $1 }' /proc/kallsyms | head -n 200) >/dev/null
 }
