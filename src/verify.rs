@@ -112,9 +112,9 @@ fn module_at(addr: u64) -> core::result::Result<Option<ModuleAt>, ()> {
 /// between two notifications: COMING before our COMING handler ran, LIVE before
 /// our LIVE handler adopted it (only around modsym's own load), LIVE with
 /// its init memory not yet torn down after our LIVE handler dropped it, GOING
-/// after our GOING handler removed it, or already gone. modsym answers `?` in
-/// these windows by design (it must not read memory the kernel is about to
-/// free); everywhere else the answers must agree.
+/// after our GOING handler removed it, or already gone. verify checks the
+/// index, which covers none of these windows (`resolve` answers there by the
+/// kernel's own scan); everywhere else the answers must agree.
 fn in_transition(snap: &Snapshot, addr: u64) -> bool {
     match module_at(addr) {
         // Cannot tell: tolerated like a module between two events.
