@@ -117,4 +117,4 @@ help:
 	@echo '                  boot a guest and print the performance report (markdown; also'
 	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'
-	@echo 'First use installs the toolchain and builds the four test kernels (about 40 minutes on 2 cores).'
+	@echo 'First use installs the toolchain and builds the four test kernels (over an hour on 2 cores).'
