@@ -197,8 +197,8 @@ uptime_cs() {
 
 # Module events do not wait for readers: while verify runs and a first lookup builds the
 # 20,000-function module's name index (seconds on a TCG guest), insmod of a small module
-# takes less than half as long as that lookup; had it waited for the build, it would have
-# ended with it. A ratio, not a time limit: a loaded host slows both alike.
+# takes less than two thirds as long as that lookup; had it waited for the build, it would
+# have ended with it. A ratio, not a time limit: a loaded host slows both alike.
 t_events_beside_readers() {
 	unload modsym_test || return 1
 	cat "$MODSYM_DEBUGFS/verify" >/dev/null &
@@ -217,7 +217,7 @@ t_events_beside_readers() {
 	ktap_msg "beside verify: a first lookup took $lookup_ms ms, insmod meanwhile $insmod_ms ms, then rmmod $rmmod_ms ms"
 	load modsym_test || return 1
 	expect_eq "lookup answer" "$(awk '{ print $4 }' /tmp/lookup.out)" modsym_bulk_fn19999 || return 1
-	[ $((insmod_ms * 2)) -lt "$lookup_ms" ]
+	[ $((insmod_ms * 3)) -lt $((lookup_ms * 2)) ]
 }
 
 # verify over at least 100,000 addresses: six 1,000-function modules are small enough for
