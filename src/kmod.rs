@@ -207,6 +207,11 @@ unsafe impl Send for ModuleId {}
 unsafe impl Sync for ModuleId {}
 
 impl ModuleId {
+    /// The address of the `struct module`, as [`ModuleRef::id`] gives it.
+    pub(crate) fn id(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// A reference on the module (`try_module_get()`), if it is LIVE: while
     /// it is held, the module cannot be unloaded (short of a forced unload,
     /// which voids every holder's guarantee), so its core memory, and with

@@ -281,8 +281,8 @@ impl Drop for TableIndex {
 /// Everything modsym knows about one module.
 #[derive(Clone)]
 pub(crate) struct ModIndex {
-    id: usize,
-    /// The module, to hold while its name index is built.
+    /// The module: its identity ([`ModuleId::id`]), and what is held while
+    /// its name index is built.
     module: ModuleId,
     name: [u8; MODULE_NAME_LEN],
     name_len: usize,
@@ -317,7 +317,6 @@ impl ModIndex {
         }
         let build_ns = elapsed_ns(start);
         Ok(Self {
-            id: m.id(),
             module: m.module_id(),
             name,
             name_len,
@@ -475,7 +474,7 @@ impl Snapshot {
 
     /// Whether the module with [`ModuleRef::id`] `id` is published.
     pub(crate) fn has_module(&self, id: usize) -> bool {
-        self.modules.iter().any(|x| x.id == id)
+        self.modules.iter().any(|x| x.module.id() == id)
     }
 
     /// The module and region whose memory contains `addr` (rule 1), in
@@ -537,7 +536,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     fn position(&self, id: usize) -> Option<usize> {
-        self.modules.iter().position(|m| m.id == id)
+        self.modules.iter().position(|m| m.module.id() == id)
     }
 
     /// Publishes the current module list. On allocation failure the old
