@@ -19,7 +19,7 @@ use crate::{
     index::SymbolTable,
     kcall,
     parse::{self, ParseError},
-    registry::{self, ModIndex, Registry, Snapshot},
+    registry::{self, ModIndex, Pending, Registry, Snapshot},
     seqfile::{DebugfsDir, FileData, LineFile, Text},
     verify::{self, Report},
 };
@@ -227,16 +227,31 @@ fn module_line(out: &mut Text, m: &ModIndex) -> core::fmt::Result {
     out.push(m.name()).map_err(|_| core::fmt::Error)?;
     writeln!(
         out,
-        " {} {} {} {} {}",
+        " {} {} {} {} {} {}",
         m.state_name(),
         m.symtab_len(),
         m.indexed(),
         m.bytes(),
-        m.build_ns()
+        m.build_ns(),
+        m.ready_ns()
     )
 }
 
-/// `modules`: header, one line per indexed module, then the memory held.
+/// A module whose index is still being built: its numbers are not known yet.
+fn pending_line(out: &mut Text, p: &Pending) -> core::fmt::Result {
+    out.push(p.name()).map_err(|_| core::fmt::Error)?;
+    writeln!(out, " {} - - - - pending", p.state_name())
+}
+
+/// One line of the `modules` listing, taken from the snapshot under RCU.
+enum Listed {
+    Indexed(Arc<ModIndex>),
+    Pending(Pending),
+    Held,
+}
+
+/// `modules`: header, one line per indexed module, then one per module whose
+/// index is being built, then the memory held.
 #[derive(Default)]
 struct Modules;
 
@@ -246,27 +261,35 @@ impl LineFile for Modules {
 
     fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         let Some(k) = pos.checked_sub(1) else {
-            let _ = out.push(b"# name state symtab indexed bytes build_ns\n");
+            let _ = out.push(b"# name state symtab indexed bytes build_ns ready_ns\n");
             return true;
         };
         // `out` may allocate, which must not happen under RCU: the module's
         // index is kept by its reference, and only the index is read.
-        let (m, count) = {
+        let listed = {
             let guard = rcu::read_lock();
-            let modules = reg.snapshot(&guard).map_or(&[][..], |s| s.modules());
-            (modules.get(k).cloned(), modules.len())
-        };
-        match m {
-            Some(m) => {
-                let _ = module_line(out, &m);
+            let (modules, pending) = reg
+                .snapshot(&guard)
+                .map_or((&[][..], &[][..]), |s| (s.modules(), s.pending()));
+            match k.checked_sub(modules.len()) {
+                None => modules.get(k).cloned().map(Listed::Indexed),
+                Some(j) => match pending.get(j) {
+                    Some(p) => Some(Listed::Pending(p.clone())),
+                    // Last, what the listed modules' indexes and any not freed
+                    // yet hold.
+                    None => (j == pending.len()).then_some(Listed::Held),
+                },
             }
-            // Last, what the listed modules' indexes and any not freed yet hold.
-            None if k == count => {
+        };
+        let _ = match listed {
+            Some(Listed::Indexed(m)) => module_line(out, &m),
+            Some(Listed::Pending(p)) => pending_line(out, &p),
+            Some(Listed::Held) => {
                 let (tables, bytes) = registry::held();
-                let _ = writeln!(out, "# held: {tables} indexes, {bytes} bytes");
+                writeln!(out, "# held: {tables} indexes, {bytes} bytes")
             }
             None => return false,
-        }
+        };
         true
     }
 }

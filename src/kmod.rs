@@ -254,8 +254,9 @@ impl Drop for ModuleHold {
 ///
 /// `ptr` points to a `struct module` that is not freed during `'a`: `'a` is
 /// the duration of a module notifier callback for it, of an RCU read-side
-/// critical section in which it was found on the module list, or of the
-/// adoption of already loaded modules under the notifier's event lock (see
+/// critical section in which it was found on the module list, of the
+/// adoption of already loaded modules under the notifier's event lock, or of
+/// a build deferred by an event for it, which its GOING event waits for (see
 /// `notifier.rs`). If `init_ok`, its init-time symbol table and init regions
 /// are not freed during `'a` either (the LIVE notification has not returned).
 #[derive(Clone, Copy)]
@@ -287,15 +288,6 @@ impl ModuleRef<'_> {
 
     fn raw(&self) -> *mut bindings::module {
         self.ptr.as_ptr()
-    }
-
-    /// The same module without access to its init part (init table and init
-    /// regions).
-    pub(crate) fn without_init(self) -> Self {
-        Self {
-            init_ok: false,
-            ..self
-        }
     }
 
     /// Identity of the module: the address of its `struct module`.

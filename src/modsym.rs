@@ -60,6 +60,10 @@ module! {
             default: false,
             description: "Log the module list head and the modules indexed at load (for the selftests)",
         },
+        build_delay_ms: u32 {
+            default: 0,
+            description: "Delay each deferred index build by this many ms (for the selftests: the window before publication)",
+        },
     },
 }
 

@@ -6,7 +6,9 @@
 //! [`ModuleNotifier`] owns the state its events change (`Mutex<W>`), so the
 //! lock every event takes is the lock that adoption and any other user of
 //! that state take: the argument for why a [`ModuleRef`] stays valid while
-//! it is used lives in this file alone.
+//! it is used lives in this file alone. That includes the builds an event
+//! defers to a workqueue ([`Next::Build`]), which read a module outside the
+//! lock: its GOING event waits for them.
 
 #![allow(unsafe_code)]
 
@@ -16,9 +18,10 @@ use kernel::{
     bindings,
     error::to_result,
     ffi::{c_int, c_ulong, c_void},
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{rcu, Mutex, MutexGuard},
+    static_lock_class,
+    sync::{rcu, CondVar, Mutex, MutexGuard},
     types::Opaque,
     ThisModule,
 };
@@ -28,17 +31,30 @@ use crate::{
     kmod::{self, ModState, ModuleRef, Walk},
 };
 
+/// What an event asks for once it returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Nothing more.
+    Done,
+    /// [`ModuleEvents::build`] for this module, on a workqueue, then
+    /// [`ModuleEvents::built`] under the lock unless the module went first.
+    Build,
+}
+
 /// Receiver of module life cycle events, see [`ModuleNotifier`].
 ///
 /// Calls are serialised (the notifier's lock), so an implementation sees,
 /// per module, `existing` or `coming`, then `live`, then `going`, with any of
 /// them possibly missing (a module can fail before its LIVE event, and one
-/// found LIVE by [`ModuleNotifier::adopt_existing`] gets no `coming`).
+/// found LIVE by [`ModuleNotifier::adopt_existing`] gets no `coming`), and
+/// `built` for a build it asked for, in between, unless `going` came first.
 pub(crate) trait ModuleEvents: Send + Unpin + 'static {
+    /// What [`Self::build`] makes.
+    type Built: Send;
     /// `MODULE_STATE_COMING`: the module is formed, its init has not run.
-    fn coming(&mut self, m: ModuleRef<'_>);
+    fn coming(&mut self, m: ModuleRef<'_>) -> Next;
     /// `MODULE_STATE_LIVE`: init succeeded; init memory is freed after return.
-    fn live(&mut self, m: ModuleRef<'_>);
+    fn live(&mut self, m: ModuleRef<'_>) -> Next;
     /// `MODULE_STATE_GOING`: the module is freed after return.
     fn going(&mut self, m: ModuleRef<'_>);
     /// A module that was already loaded when the notifier was registered,
@@ -52,6 +68,43 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     /// The module list was walked: the [`Self::existing`] calls that follow
     /// deliver every loaded module.
     fn walked(&mut self);
+    /// The work an event deferred ([`Next::Build`]), on a workqueue, outside
+    /// the lock: module events do not wait for it. `m` has no init part
+    /// (its init memory may be freed meanwhile); its core stays alive, since
+    /// its GOING event waits until this returns.
+    fn build(m: ModuleRef<'_>) -> Self::Built;
+    /// Under the lock, the result of [`Self::build`] for a module whose GOING
+    /// event has not come.
+    fn built(&mut self, built: Self::Built);
+}
+
+/// The state behind the event lock: the receiver's (reached through
+/// `Deref`), and the builds it deferred.
+pub(crate) struct Events<W> {
+    receiver: W,
+    /// Modules whose build is still to run, oldest first.
+    queue: KVec<NonNull<bindings::module>>,
+    /// The module whose build runs now, outside the lock.
+    building: Option<NonNull<bindings::module>>,
+    /// Its GOING event came meanwhile: the result is dropped.
+    building_gone: bool,
+}
+
+// SAFETY: The module pointers are only compared, and dereferenced under the
+// rules of `ModuleNotifier`, from any thread.
+unsafe impl<W: Send> Send for Events<W> {}
+
+impl<W> core::ops::Deref for Events<W> {
+    type Target = W;
+    fn deref(&self) -> &W {
+        &self.receiver
+    }
+}
+
+impl<W> core::ops::DerefMut for Events<W> {
+    fn deref_mut(&mut self) -> &mut W {
+        &mut self.receiver
+    }
 }
 
 /// A registered module notifier (`register_module_notifier()`) and the state
@@ -61,11 +114,18 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
 ///
 /// `nb` is registered on the module notifier chain from the end of
 /// initialisation until drop, and every event is delivered with `events`
-/// held.
+/// held. `work` is initialised, runs [`Self::run_builds`], and is neither
+/// queued nor running after drop. A module is in `events.queue` or
+/// `events.building` only between an event for it and its GOING event.
 #[pin_data(PinnedDrop)]
 pub(crate) struct ModuleNotifier<W: ModuleEvents> {
     #[pin]
-    events: Mutex<W>,
+    events: Mutex<Events<W>>,
+    /// Signalled when a build ends (`events.building` cleared).
+    #[pin]
+    build_ended: CondVar,
+    #[pin]
+    work: Opaque<bindings::work_struct>,
     #[pin]
     nb: Opaque<bindings::notifier_block>,
     /// The module that registered the notifier: where walks of the module
@@ -86,7 +146,26 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     pub(crate) fn register(state: W, this: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             this,
-            events <- new_mutex!(state),
+            events <- new_mutex!(Events {
+                receiver: state,
+                queue: KVec::new(),
+                building: None,
+                building_gone: false,
+            }),
+            build_ended <- new_condvar!("modsym::build_ended"),
+            work <- Opaque::ffi_init(|slot: *mut bindings::work_struct| {
+                // SAFETY: `slot` is valid for writes (`ffi_init` contract); the
+                // function is called with a pointer to this `work` field.
+                unsafe {
+                    bindings::init_work_with_key(
+                        slot,
+                        Some(Self::run_builds),
+                        false,
+                        c"modsym::build".as_char_ptr(),
+                        static_lock_class!().as_ptr(),
+                    )
+                }
+            }),
             nb <- Opaque::try_ffi_init(|slot: *mut bindings::notifier_block| {
                 // SAFETY: `slot` is valid for writes (`try_ffi_init` contract).
                 unsafe {
@@ -108,7 +187,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     /// Takes the lock every module event is delivered under: while it is
     /// held, no module modsym was told about can finish its GOING event (and
     /// be freed), nor its LIVE event (and lose its init memory).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, W> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Events<W>> {
         self.events.lock()
     }
 
@@ -144,7 +223,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     }
 
     /// [`Self::adopt_existing`] with the event lock held (`events`).
-    fn adopt(this: &ThisModule, events: &mut W) -> Result {
+    fn adopt(this: &ThisModule, events: &mut Events<W>) -> Result {
         let mut found: KVec<(NonNull<bindings::module>, bool)> = KVec::new();
         // The list is collected under RCU, where allocations must not sleep.
         found.reserve(64, GFP_KERNEL)?;
@@ -207,11 +286,18 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
         // failed load frees it after the GOING chain).
         let m = |init_ok| unsafe { ModuleRef::from_raw(ptr, init_ok) };
         let mut events = this.events.lock();
-        match ModState::from_raw(action) {
+        let next = match ModState::from_raw(action) {
             ModState::Coming => events.coming(m(true)),
             ModState::Live => events.live(m(true)),
-            ModState::Going => events.going(m(false)),
-            ModState::Unformed => {}
+            ModState::Going => {
+                this.forget_build(&mut events, ptr);
+                events.going(m(false));
+                Next::Done
+            }
+            ModState::Unformed => Next::Done,
+        };
+        if next == Next::Build {
+            this.defer_build(&mut events, ptr);
         }
         // After an allocation failure, catch up with every loaded module
         // now rather than miss it until it is unloaded.
@@ -222,11 +308,89 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     }
 }
 
+impl<W: ModuleEvents> ModuleNotifier<W> {
+    /// Queues the build an event for `ptr` asked for (the event lock is
+    /// held: `events`). Without memory for the queue, builds it right here.
+    fn defer_build(&self, events: &mut Events<W>, ptr: NonNull<bindings::module>) {
+        if events.queue.contains(&ptr) {
+            return;
+        }
+        if events.queue.push(ptr, GFP_KERNEL).is_err() {
+            // SAFETY: called from an event for `ptr`, which is not freed
+            // before the event returns; no init part is read.
+            let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
+            events.built(built);
+            return;
+        }
+        // SAFETY: `work` is initialised and stays valid until drop, which
+        // cancels it (type invariant); queueing an already queued work item
+        // does nothing.
+        unsafe {
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
+                bindings::system_unbound_wq,
+                self.work.get(),
+            )
+        };
+    }
+
+    /// In the GOING event of `ptr` (the event lock is held: `events`): drops
+    /// its queued build, and waits for a running one to end (it reads the
+    /// module, which is freed once the event returns).
+    fn forget_build(&self, events: &mut MutexGuard<'_, Events<W>>, ptr: NonNull<bindings::module>) {
+        events.queue.retain(|p| *p != ptr);
+        while events.building == Some(ptr) {
+            events.building_gone = true;
+            self.build_ended.wait(events);
+        }
+    }
+
+    /// The work item: runs every queued build, one module at a time.
+    ///
+    /// # Safety
+    ///
+    /// Called by the workqueue with the `work` field of a `ModuleNotifier<W>`
+    /// that is alive until the call returns (drop cancels the work item and
+    /// waits for it).
+    unsafe extern "C" fn run_builds(work: *mut bindings::work_struct) {
+        let work = Opaque::cast_from(work);
+        // SAFETY: `work` is the `work` field of a live `ModuleNotifier<W>`
+        // (caller).
+        let this = unsafe { &*kernel::container_of!(work, Self, work) };
+        loop {
+            let ptr = {
+                let mut events = this.events.lock();
+                let Ok(ptr) = events.queue.remove(0) else {
+                    return;
+                };
+                events.building = Some(ptr);
+                events.building_gone = false;
+                ptr
+            };
+            // SAFETY: the module is in `building`, so its GOING event, which
+            // precedes every free of its core memory, waits for this build to
+            // end (`forget_build`); it was queued by an event for it, before
+            // that GOING event (type invariant). No init part is read: init
+            // memory is freed after the LIVE event, which does not wait.
+            let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
+            let mut events = this.events.lock();
+            if !events.building_gone {
+                events.built(built);
+            }
+            events.building = None;
+            this.build_ended.notify_all();
+        }
+    }
+}
+
 #[pinned_drop]
 impl<W: ModuleEvents> PinnedDrop for ModuleNotifier<W> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `nb` is registered (type invariant) and still pinned;
         // unregistering waits for running callbacks.
         unsafe { bindings::unregister_module_notifier(self.nb.get()) };
+        // SAFETY: `work` is initialised (type invariant); no event can queue
+        // it any more. Waits for a running build; the queue is dropped.
+        unsafe { bindings::cancel_work_sync(self.work.get()) };
     }
 }

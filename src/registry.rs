@@ -13,7 +13,8 @@
 //!   `ModIndex` sharing the unchanged parts (`Arc`).
 //! - [`Snapshot`]: the published, immutable view: the modules in load order
 //!   and all their regions sorted by base address, for an `O(log m)` search of
-//!   the region containing an address.
+//!   the region containing an address, and the modules whose index is still
+//!   being built ([`Pending`]).
 //!
 //! # Concurrency
 //!
@@ -24,6 +25,12 @@
 //! once its grace period has elapsed (`call_rcu()`), and with it the indexes
 //! of modules it alone still held; module exit waits for those callbacks
 //! (`rcu_barrier()`). No module event waits for a grace period.
+//!
+//! A module's index is not built in its COMING or LIVE event, which sit in
+//! `insmod`: the event only lists the module as [`Pending`] and the
+//! notifier's workqueue builds the index outside the lock, then publishes it
+//! ([`ModuleEvents::built`]). Until then lookups of its addresses take the
+//! kernel's own linear scan ([`Registry::resolve_line`]): exact, just slow.
 //!
 //! Readers ([`Registry::resolve`], [`Registry::resolve_line`], the debugfs
 //! iterators) only take the RCU read lock: no lock, no allocation, no sleep,
@@ -56,7 +63,7 @@ use kernel::{
         atomic::{Atomic, Relaxed},
         rcu, Arc, MutexGuard, SetOnce,
     },
-    time::{Instant, Monotonic},
+    time::{delay::fsleep, Delta, Instant, Monotonic},
 };
 
 use crate::{
@@ -66,7 +73,7 @@ use crate::{
     kmod::{
         self, KTable, ModState, ModuleId, ModuleRef, FIRST_INIT_TYPE, MEM_TYPES, MODULE_NAME_LEN,
     },
-    notifier::{ModuleEvents, ModuleNotifier},
+    notifier::{Events, ModuleEvents, ModuleNotifier, Next},
     parity::RegionView,
     rcu::RcuBox,
 };
@@ -278,20 +285,75 @@ impl Drop for TableIndex {
     }
 }
 
+/// A module name (`mod->name`), kept by value.
+#[derive(Clone)]
+struct ModName {
+    bytes: [u8; MODULE_NAME_LEN],
+    len: usize,
+}
+
+impl ModName {
+    fn new(src: &[u8]) -> Self {
+        let mut bytes = [0u8; MODULE_NAME_LEN];
+        let len = src.len().min(MODULE_NAME_LEN);
+        if let (Some(dst), Some(src)) = (bytes.get_mut(..len), src.get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        Self { bytes, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// A module whose index the notifier's workqueue is building: listed, but
+/// answered by the kernel's linear scan until the index is published.
+#[derive(Clone)]
+pub(crate) struct Pending {
+    module: ModuleId,
+    name: ModName,
+    state: ModState,
+    /// When the event that queued the build came.
+    since: Instant<Monotonic>,
+}
+
+impl Pending {
+    /// The module's name.
+    pub(crate) fn name(&self) -> &[u8] {
+        self.name.as_bytes()
+    }
+
+    /// `coming` or `live`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        state_name(self.state)
+    }
+}
+
+/// The name of a module state in the `modules` listing.
+fn state_name(state: ModState) -> &'static str {
+    match state {
+        ModState::Coming => "coming",
+        ModState::Going => "going",
+        _ => "live",
+    }
+}
+
 /// Everything modsym knows about one module.
 #[derive(Clone)]
 pub(crate) struct ModIndex {
     /// The module: its identity ([`ModuleId::id`]), and what is held while
     /// its name index is built.
     module: ModuleId,
-    name: [u8; MODULE_NAME_LEN],
-    name_len: usize,
+    name: ModName,
     state: ModState,
     /// Index over `core_kallsyms` for the core regions.
     pub(crate) core: Arc<TableIndex>,
     /// Index over the init-time table for the init regions, while COMING.
     pub(crate) init: Option<Arc<TableIndex>>,
     build_ns: u64,
+    /// From the event that asked for the index to its publication.
+    ready_ns: u64,
 }
 
 impl ModIndex {
@@ -309,17 +371,10 @@ impl ModIndex {
             Some(idx) => Some(Arc::new(idx, GFP_KERNEL)?),
             None => None,
         };
-        let mut name = [0u8; MODULE_NAME_LEN];
-        let src = m.name();
-        let name_len = src.len().min(MODULE_NAME_LEN);
-        if let (Some(dst), Some(src)) = (name.get_mut(..name_len), src.get(..name_len)) {
-            dst.copy_from_slice(src);
-        }
         let build_ns = elapsed_ns(start);
         Ok(Self {
             module: m.module_id(),
-            name,
-            name_len,
+            name: ModName::new(m.name()),
             state: if init.is_some() {
                 ModState::Coming
             } else {
@@ -328,21 +383,18 @@ impl ModIndex {
             core: Arc::new(core, GFP_KERNEL)?,
             init,
             build_ns,
+            ready_ns: build_ns,
         })
     }
 
     /// The module's name.
     pub(crate) fn name(&self) -> &[u8] {
-        self.name.get(..self.name_len).unwrap_or(&[])
+        self.name.as_bytes()
     }
 
     /// `coming`, `live` or `going`.
     pub(crate) fn state_name(&self) -> &'static str {
-        match self.state {
-            ModState::Coming => "coming",
-            ModState::Going => "going",
-            _ => "live",
-        }
+        state_name(self.state)
     }
 
     /// Entries of the table currently used for resolution (the init-time
@@ -371,6 +423,12 @@ impl ModIndex {
     /// Time it took to build the index, in nanoseconds.
     pub(crate) fn build_ns(&self) -> u64 {
         self.build_ns
+    }
+
+    /// Time from the event that asked for the index (COMING, LIVE or
+    /// modsym's own load) to its publication, in nanoseconds.
+    pub(crate) fn ready_ns(&self) -> u64 {
+        self.ready_ns
     }
 
     /// Every indexed region with its table, sorted by base address.
@@ -429,10 +487,11 @@ struct Slot {
 pub(crate) struct Snapshot {
     modules: KVec<Arc<ModIndex>>,
     slots: KVec<Slot>,
+    pending: KVec<Pending>,
 }
 
 impl Snapshot {
-    fn build(modules: &[Arc<ModIndex>]) -> Result<Self> {
+    fn build(modules: &[Arc<ModIndex>], pending: &[Pending]) -> Result<Self> {
         let mut list = KVec::with_capacity(modules.len(), GFP_KERNEL)?;
         let mut slots = KVec::new();
         for (mi, m) in modules.iter().enumerate() {
@@ -454,15 +513,25 @@ impl Snapshot {
             }
         }
         slots.sort_unstable_by_key(|s| s.base);
+        let mut waiting = KVec::with_capacity(pending.len(), GFP_KERNEL)?;
+        for p in pending {
+            waiting.push(p.clone(), GFP_KERNEL)?;
+        }
         Ok(Self {
             modules: list,
             slots,
+            pending: waiting,
         })
     }
 
-    /// The modules, in load order.
+    /// The indexed modules, in load order.
     pub(crate) fn modules(&self) -> &[Arc<ModIndex>] {
         &self.modules
+    }
+
+    /// The modules whose index is being built, oldest first.
+    pub(crate) fn pending(&self) -> &[Pending] {
+        &self.pending
     }
 
     /// Whether this snapshot publishes `m` itself (not a later index of the
@@ -528,6 +597,8 @@ impl Resolution<'_> {
 /// lock.
 pub(crate) struct Writer {
     modules: KVec<Arc<ModIndex>>,
+    /// Modules whose index the workqueue is building.
+    pending: KVec<Pending>,
     published: Arc<RcuBox<Snapshot>>,
     /// An event could not be handled in full for lack of memory: a loaded
     /// module may be missing, see [`ModuleEvents::missed`].
@@ -539,11 +610,37 @@ impl Writer {
         self.modules.iter().position(|m| m.module.id() == id)
     }
 
+    fn pending_position(&self, id: usize) -> Option<usize> {
+        self.pending.iter().position(|p| p.module.id() == id)
+    }
+
+    /// Lists `m` as pending in `state` and asks for its index to be built on
+    /// the workqueue, unless it is indexed or pending already.
+    fn defer(&mut self, m: &ModuleRef<'_>, state: ModState) -> Next {
+        if self.position(m.id()).is_some() || self.pending_position(m.id()).is_some() {
+            return Next::Done;
+        }
+        let entry = Pending {
+            module: m.module_id(),
+            name: ModName::new(m.name()),
+            state,
+            since: Instant::now(),
+        };
+        if self.pending.push(entry, GFP_KERNEL).is_err() {
+            self.missed = true;
+            return Next::Done;
+        }
+        // Only lists it: if this fails, the publication of its index will.
+        let _ = self.publish();
+        Next::Build
+    }
+
     /// Publishes the current module list. On allocation failure the old
     /// snapshot stays published: callers must only have *added* to the list
     /// then (removals use [`Self::publish_or_clear`]).
     fn publish(&mut self) -> Result {
-        self.published.publish(Snapshot::build(&self.modules)?)
+        self.published
+            .publish(Snapshot::build(&self.modules, &self.pending)?)
     }
 
     /// Publishes after a removal. If the new snapshot cannot be allocated,
@@ -580,20 +677,29 @@ impl Writer {
 }
 
 impl ModuleEvents for Writer {
-    fn coming(&mut self, m: ModuleRef<'_>) {
-        self.insert(&m, ModState::Coming);
+    type Built = (ModuleId, Result<ModIndex>);
+
+    fn coming(&mut self, m: ModuleRef<'_>) -> Next {
+        // The core index only: while COMING, init addresses are answered by
+        // the kernel's scan of the init-time table.
+        self.defer(&m, ModState::Coming)
     }
 
-    fn live(&mut self, m: ModuleRef<'_>) {
+    fn live(&mut self, m: ModuleRef<'_>) -> Next {
+        if let Some(p) = self.pending_position(m.id()) {
+            if let Some(entry) = self.pending.get_mut(p) {
+                entry.state = ModState::Live;
+            }
+            self.publish_or_clear();
+            return Next::Done;
+        }
         let Some(p) = self.position(m.id()) else {
             // Not indexed yet (skipped at adoption while its COMING chain had
-            // just finished, or an allocation failure at COMING): index the
-            // core only, the init part is about to be freed.
-            self.insert(&m.without_init(), ModState::Live);
-            return;
+            // just finished, or an allocation failure at COMING).
+            return self.defer(&m, ModState::Live);
         };
         let Some(old) = self.modules.get(p) else {
-            return;
+            return Next::Done;
         };
         let mut live = ModIndex::clone(old);
         live.state = ModState::Live;
@@ -614,19 +720,24 @@ impl ModuleEvents for Writer {
             }
         }
         self.publish_or_clear();
+        Next::Done
     }
 
     fn going(&mut self, m: ModuleRef<'_>) {
-        if let Some(p) = self.position(m.id()) {
+        let pending = self.pending_position(m.id()).map(|p| self.pending.remove(p));
+        let indexed = self.position(m.id()).map(|p| self.modules.remove(p));
+        if pending.is_some() || indexed.is_some() {
             // Unpublish. Readers that found the module in the old snapshot
             // may still read its symbol tables: the kernel frees the module
             // only after a synchronize_rcu() that starts after this event.
-            drop(self.modules.remove(p));
             self.publish_or_clear();
         }
     }
 
     fn existing(&mut self, m: ModuleRef<'_>) {
+        if self.pending_position(m.id()).is_some() {
+            return;
+        }
         let state = match m.state() {
             ModState::Coming => ModState::Coming,
             _ => ModState::Live,
@@ -642,6 +753,44 @@ impl ModuleEvents for Writer {
         self.missed = false;
         // Also publishes again after a failed `publish_or_clear`.
         self.publish_or_clear();
+    }
+
+    fn build(m: ModuleRef<'_>) -> Self::Built {
+        let delay = crate::module_parameters::build_delay_ms.value();
+        if delay > 0 {
+            fsleep(Delta::from_millis(i64::from(delay)));
+        }
+        (m.module_id(), ModIndex::build(&m, ModState::Live))
+    }
+
+    fn built(&mut self, (module, built): Self::Built) {
+        let Some(p) = self.pending_position(module.id()) else {
+            return;
+        };
+        let Ok(entry) = self.pending.remove(p) else {
+            return;
+        };
+        let added = built.and_then(|mut idx| {
+            idx.state = entry.state;
+            idx.ready_ns = elapsed_ns(entry.since);
+            let idx = Arc::new(idx, GFP_KERNEL)?;
+            self.modules.push(idx, GFP_KERNEL)?;
+            self.publish()
+        });
+        if let Err(e) = added {
+            if let Some(p) = self.position(module.id()) {
+                drop(self.modules.remove(p));
+            }
+            // Not listed as pending any more either: found again by the walk
+            // after the next event.
+            self.publish_or_clear();
+            self.missed = true;
+            pr_warn!(
+                "cannot index {}: {:?}\n",
+                kernel::str::BStr::from_bytes(entry.name()),
+                e
+            );
+        }
     }
 }
 
@@ -665,6 +814,7 @@ impl Registry {
         let published = Arc::new(RcuBox::new(), GFP_KERNEL)?;
         let writer = Writer {
             modules: KVec::new(),
+            pending: KVec::new(),
             published: published.clone(),
             missed: false,
         };
@@ -698,7 +848,7 @@ impl Registry {
     }
 
     /// Takes the writer lock (blocks module events).
-    fn lock(&self) -> MutexGuard<'_, Writer> {
+    fn lock(&self) -> MutexGuard<'_, Events<Writer>> {
         self.events.lock()
     }
 

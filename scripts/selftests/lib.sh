@@ -18,8 +18,12 @@ find_ko() {
 	return 1
 }
 
-# load NAME [PARAM=VALUE...]: insmod from the module path, else modprobe.
-load() {
+# load NAME [PARAM=VALUE...]: load_only, then, with modsym loaded, wait until modsym has
+# published the module's index (built on a workqueue after the module's COMING event).
+load() { load_only "$@" && wait_indexed "$1"; }
+
+# load_only NAME [PARAM=VALUE...]: insmod from the module path, else modprobe.
+load_only() {
 	local name=$1 path
 	shift
 	if path=$(find_ko "$name"); then
@@ -27,6 +31,23 @@ load() {
 	else
 		modprobe "$name" "$@"
 	fi
+}
+
+# index_pending NAME: modsym lists module NAME as waiting for its index.
+index_pending() {
+	awk -v n="$(echo "$1" | tr - _)" '$1 == n && $NF == "pending" { f = 1 } END { exit !f }' \
+		"$MODSYM_DEBUGFS/modules" 2>/dev/null
+}
+
+# wait_indexed NAME: until modsym no longer lists module NAME as pending (indexed, or not
+# listed: modsym is not loaded, or could not index it), for at most a minute.
+wait_indexed() {
+	local tries=0
+	while index_pending "$1" && [ "$tries" -lt 600 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	! index_pending "$1"
 }
 
 # ext4 and what it needs, in load order.

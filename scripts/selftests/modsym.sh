@@ -158,6 +158,49 @@ t_bulk() {
 	expect_eq "functions resolved" "$checked" 20000
 }
 
+# Index builds run on a workqueue after the COMING event, not in insmod (here each waits
+# build_delay_ms first): until one is published, `modules` lists the module as pending and
+# its addresses resolve exactly by the kernel's own scan; a module unloaded while its build
+# is queued or running leaves nothing behind; the index is published with its time from
+# the event (`ready_ns`).
+t_deferred_build() {
+	delay_ms=15000
+	unload modsym_test && unload modsym_bulk20k && rmmod modsym || return 1
+	load modsym build_delay_ms=$delay_ms || return 1
+	# The 20,000-function module's build starts at once and sleeps; modsym_test's waits.
+	load_only modsym_bulk20k && load_only modsym_test || return 1
+	for m in modsym_bulk20k modsym_test; do
+		index_pending $m || {
+			ktap_msg "$m not pending after insmod: $(grep modsym_ "$MODSYM_DEBUGFS/modules")"
+			return 1
+		}
+	done
+	unload modsym_test && unload modsym_bulk20k || return 1
+	expect_eq "modsym_test listed after rmmod with a queued build" "$(module_state modsym_test)" "" || return 1
+	expect_eq "modsym_bulk20k listed after rmmod with a running build" "$(module_state modsym_bulk20k)" "" || return 1
+	modules_exact || return 1
+	load_only modsym_test || return 1
+	a=$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)")
+	got=$(resolve "$a")
+	index_pending modsym_test || {
+		ktap_msg "modsym_test's index was published before the check ended"
+		return 1
+	}
+	case $got in
+	"$a modsym_test_core_fn+0x0/0x"*" [modsym_test]") ;;
+	*) ktap_msg "while pending: $got" && return 1 ;;
+	esac
+	expect_eq "symbols of modsym_test while pending" "$(grep -c '\[modsym_test\]' "$MODSYM_DEBUGFS/symbols")" 0 || return 1
+	wait_indexed modsym_test || return 1
+	line=$(awk '$1 == "modsym_test"' "$MODSYM_DEBUGFS/modules")
+	ktap_msg "published: $line"
+	ready=$(echo "$line" | awk '{ print $7 }')
+	[ "${ready:-0}" -ge $((delay_ms * 1000000)) ] || return 1
+	expect_eq "resolve once published" "$(resolve "$a")" "$got" || return 1
+	verify_clean || return 1
+	rmmod modsym && load modsym && load modsym_bulk20k
+}
+
 # held_indexes: the `modules` file's last line, "N BYTES" (every index modsym holds).
 held_indexes() { awk '$2 == "held:" { print $3, $5 }' "$MODSYM_DEBUGFS/modules"; }
 
@@ -426,7 +469,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 24
+ktap_set_plan 25
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -439,6 +482,7 @@ ktap_run "a module COMING when modsym loads: its init text resolves, and not onc
 ktap_run "failed init leaves no entry" t_failed_init
 ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
 ktap_run "20,000-function module resolves exactly" t_bulk
+ktap_run "index builds after insmod: pending, exact by the kernel's scan meanwhile, nothing left by an early rmmod" t_deferred_build
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
 ktap_run "insmod and rmmod do not wait for a first lookup or verify of the 20,000-function module" t_events_beside_readers
 ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
