@@ -724,7 +724,9 @@ impl ModuleEvents for Writer {
     }
 
     fn going(&mut self, m: ModuleRef<'_>) {
-        let pending = self.pending_position(m.id()).map(|p| self.pending.remove(p));
+        let pending = self
+            .pending_position(m.id())
+            .map(|p| self.pending.remove(p));
         let indexed = self.position(m.id()).map(|p| self.modules.remove(p));
         if pending.is_some() || indexed.is_some() {
             // Unpublish. Readers that found the module in the old snapshot
