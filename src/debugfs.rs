@@ -19,7 +19,7 @@ use crate::{
     index::SymbolTable,
     kcall,
     parse::{self, ParseError},
-    registry::{self, ModIndex, Pending, Registry, Snapshot},
+    registry::{self, ModIndex, ModName, Registry, Snapshot},
     seqfile::{DebugfsDir, FileData, LineFile, Text},
     verify::{self, Report},
 };
@@ -143,24 +143,35 @@ struct Lookup {
     name: KVec<u8>,
 }
 
+/// The entry at position `*k` among those `each` visits, counting `*k` down
+/// past the others.
+fn nth_of(k: &mut usize, each: impl FnOnce(&mut dyn FnMut(usize) -> bool)) -> Option<usize> {
+    let mut found = None;
+    each(&mut |i| {
+        if *k == 0 {
+            found = Some(i);
+            return false;
+        }
+        *k -= 1;
+        true
+    });
+    found
+}
+
 impl Lookup {
-    /// The `k`-th match over all modules (registry order, then symtab order).
+    /// Whether module `name` is one this query asks about.
+    fn wants(&self, name: &[u8]) -> bool {
+        self.module.as_deref().is_none_or(|want| name == want)
+    }
+
+    /// The `k`-th match over all modules (indexed ones in registry order,
+    /// then those whose index is being built, each in symtab order).
     fn nth_match(&self, snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> bool {
-        for m in snap.modules() {
-            if self.module.as_deref().is_some_and(|want| m.name() != want) {
-                continue;
-            }
+        for m in snap.modules().iter().filter(|m| self.wants(m.name())) {
             let core = &m.core;
-            let mut found = None;
-            core.for_each_named(&self.name, |i| {
-                if k == 0 {
-                    found = Some(i);
-                    return false;
-                }
-                k -= 1;
-                true
-            });
-            let Some(i) = found else { continue };
+            let Some(i) = nth_of(&mut k, |f| core.for_each_named(&self.name, f)) else {
+                continue;
+            };
             let value = core.table.value(i);
             let size = match snap.resolve(value) {
                 Some(r)
@@ -172,9 +183,17 @@ impl Lookup {
                 }
                 _ => 0,
             };
-            let kind = core.table.kind(i);
-            let name = core.table.name(i);
+            let (kind, name) = (core.table.kind(i), core.table.name(i));
             return format::symbol(line, view.addr(value), size, kind, name, m.name()).is_ok();
+        }
+        for p in snap.pending().iter().filter(|p| self.wants(p.name())) {
+            let Some(i) = nth_of(&mut k, |f| p.for_each_named(&self.name, f)) else {
+                continue;
+            };
+            let table = p.table();
+            let (value, size) = (table.value(i), p.size_of(i));
+            let (kind, name) = (table.kind(i), table.name(i));
+            return format::symbol(line, view.addr(value), size, kind, name, p.name()).is_ok();
         }
         false
     }
@@ -238,15 +257,15 @@ fn module_line(out: &mut Text, m: &ModIndex) -> core::fmt::Result {
 }
 
 /// A module whose index is still being built: its numbers are not known yet.
-fn pending_line(out: &mut Text, p: &Pending) -> core::fmt::Result {
-    out.push(p.name()).map_err(|_| core::fmt::Error)?;
-    writeln!(out, " {} - - - - pending", p.state_name())
+fn pending_line(out: &mut Text, name: &ModName, state: &str) -> core::fmt::Result {
+    out.push(name.as_bytes()).map_err(|_| core::fmt::Error)?;
+    writeln!(out, " {state} - - - - pending")
 }
 
 /// One line of the `modules` listing, taken from the snapshot under RCU.
 enum Listed {
     Indexed(Arc<ModIndex>),
-    Pending(Pending),
+    Pending(ModName, &'static str),
     Held,
 }
 
@@ -274,7 +293,7 @@ impl LineFile for Modules {
             match k.checked_sub(modules.len()) {
                 None => modules.get(k).cloned().map(Listed::Indexed),
                 Some(j) => match pending.get(j) {
-                    Some(p) => Some(Listed::Pending(p.clone())),
+                    Some(p) => Some(Listed::Pending(p.module_name().clone(), p.state_name())),
                     // Last, what the listed modules' indexes and any not freed
                     // yet hold.
                     None => (j == pending.len()).then_some(Listed::Held),
@@ -283,7 +302,7 @@ impl LineFile for Modules {
         };
         let _ = match listed {
             Some(Listed::Indexed(m)) => module_line(out, &m),
-            Some(Listed::Pending(p)) => pending_line(out, &p),
+            Some(Listed::Pending(name, state)) => pending_line(out, &name, state),
             Some(Listed::Held) => {
                 let (tables, bytes) = registry::held();
                 writeln!(out, "# held: {tables} indexes, {bytes} bytes")

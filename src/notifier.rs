@@ -88,6 +88,8 @@ pub(crate) struct Events<W> {
     building: Option<NonNull<bindings::module>>,
     /// Its GOING event came meanwhile: the result is dropped.
     building_gone: bool,
+    /// The notifier is being dropped: nothing more is built.
+    closing: bool,
 }
 
 // SAFETY: The module pointers are only compared, and dereferenced under the
@@ -151,6 +153,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 queue: KVec::new(),
                 building: None,
                 building_gone: false,
+                closing: false,
             }),
             build_ended <- new_condvar!("modsym::build_ended"),
             work <- Opaque::ffi_init(|slot: *mut bindings::work_struct| {
@@ -312,7 +315,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     /// Queues the build an event for `ptr` asked for (the event lock is
     /// held: `events`). Without memory for the queue, builds it right here.
     fn defer_build(&self, events: &mut Events<W>, ptr: NonNull<bindings::module>) {
-        if events.queue.contains(&ptr) {
+        if events.closing {
             return;
         }
         if events.queue.push(ptr, GFP_KERNEL).is_err() {
@@ -323,12 +326,13 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             return;
         }
         // SAFETY: `work` is initialised and stays valid until drop, which
-        // cancels it (type invariant); queueing an already queued work item
-        // does nothing.
+        // disables it (type invariant); queueing an already queued work item
+        // does nothing. The long queue: a build of a large module takes
+        // milliseconds to seconds.
         unsafe {
             bindings::queue_work_on(
                 bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
-                bindings::system_unbound_wq,
+                bindings::system_dfl_long_wq,
                 self.work.get(),
             )
         };
@@ -336,7 +340,8 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
 
     /// In the GOING event of `ptr` (the event lock is held: `events`): drops
     /// its queued build, and waits for a running one to end (it reads the
-    /// module, which is freed once the event returns).
+    /// module, which is freed once the event returns). The wait is
+    /// uninterruptible, as long as one build (and `build_delay_ms`).
     fn forget_build(&self, events: &mut MutexGuard<'_, Events<W>>, ptr: NonNull<bindings::module>) {
         events.queue.retain(|p| *p != ptr);
         while events.building == Some(ptr) {
@@ -350,7 +355,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     /// # Safety
     ///
     /// Called by the workqueue with the `work` field of a `ModuleNotifier<W>`
-    /// that is alive until the call returns (drop cancels the work item and
+    /// that is alive until the call returns (drop disables the work item and
     /// waits for it).
     unsafe extern "C" fn run_builds(work: *mut bindings::work_struct) {
         let work = Opaque::cast_from(work);
@@ -360,6 +365,9 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
         loop {
             let ptr = {
                 let mut events = this.events.lock();
+                if events.closing {
+                    return;
+                }
                 let Ok(ptr) = events.queue.remove(0) else {
                     return;
                 };
@@ -379,6 +387,10 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             }
             events.building = None;
             this.build_ended.notify_all();
+            // As after an event: a failed publication is caught up with now.
+            if events.missed() && Self::adopt(this.this, &mut events).is_err() {
+                pr_warn!("cannot walk the module list: modules may be missing until the next event\n");
+            }
         }
     }
 }
@@ -386,11 +398,18 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
 #[pinned_drop]
 impl<W: ModuleEvents> PinnedDrop for ModuleNotifier<W> {
     fn drop(self: Pin<&mut Self>) {
+        // Builds stop while the notifier is still registered: a running build
+        // is safe only as long as its module's GOING event reaches us.
+        {
+            let mut events = self.events.lock();
+            events.closing = true;
+            events.queue.clear();
+        }
+        // SAFETY: `work` is initialised (type invariant). Waits for a running
+        // build and makes any later queueing a no-op.
+        unsafe { bindings::disable_work_sync(self.work.get()) };
         // SAFETY: `nb` is registered (type invariant) and still pinned;
         // unregistering waits for running callbacks.
         unsafe { bindings::unregister_module_notifier(self.nb.get()) };
-        // SAFETY: `work` is initialised (type invariant); no event can queue
-        // it any more. Waits for a running build; the queue is dropped.
-        unsafe { bindings::cancel_work_sync(self.work.get()) };
     }
 }

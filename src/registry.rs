@@ -119,6 +119,30 @@ pub(crate) fn held() -> (usize, usize) {
     (HELD_TABLES.load(Relaxed), HELD_BYTES.load(Relaxed))
 }
 
+/// Entries of `table` named `name`, in symtab order, by a linear scan like the
+/// kernel's `find_kallsyms_symbol_value()`; `f` returns `false` to stop.
+fn for_each_named_by_scan(table: &KTable, name: &[u8], mut f: impl FnMut(usize) -> bool) {
+    for i in 1..table.len() {
+        if index::is_name_candidate(table, i) && table.name(i) == name && !f(i) {
+            return;
+        }
+    }
+}
+
+/// The resolvable regions of `m` among memory `types` (see
+/// [`resolvable_type`]), and how many.
+fn regions_of(m: &ModuleRef<'_>, types: core::ops::Range<usize>) -> ([Region; MEM_TYPES], usize) {
+    let mut list = [Region::new(0, 0); MEM_TYPES];
+    let mut n = 0;
+    for t in types.filter(|&t| resolvable_type(t)) {
+        if let (Some(region), Some(slot)) = (m.region(t), list.get_mut(n)) {
+            *slot = region;
+            n += 1;
+        }
+    }
+    (list, n)
+}
+
 /// Indices over one symbol table.
 pub(crate) struct TableIndex {
     /// The table.
@@ -137,14 +161,7 @@ pub(crate) struct TableIndex {
 
 impl TableIndex {
     fn build(table: KTable, m: &ModuleRef<'_>, types: core::ops::Range<usize>) -> Result<Self> {
-        let mut list = [Region::new(0, 0); MEM_TYPES];
-        let mut n = 0;
-        for t in types.filter(|&t| resolvable_type(t)) {
-            if let (Some(region), Some(slot)) = (m.region(t), list.get_mut(n)) {
-                *slot = region;
-                n += 1;
-            }
-        }
+        let (list, n) = regions_of(m, types);
         let list = list.get(..n).unwrap_or(&[]);
         // Two passes over the symtab for all regions: count, then fill.
         let mut counts = [0usize; MEM_TYPES];
@@ -224,16 +241,7 @@ impl TableIndex {
                     }
                 }
             }
-            None => {
-                for i in 1..self.table.len() {
-                    if index::is_name_candidate(&self.table, i)
-                        && self.table.name(i) == name
-                        && !f(i)
-                    {
-                        return;
-                    }
-                }
-            }
+            None => for_each_named_by_scan(&self.table, name, f),
         }
     }
 
@@ -287,7 +295,7 @@ impl Drop for TableIndex {
 
 /// A module name (`mod->name`), kept by value.
 #[derive(Clone)]
-struct ModName {
+pub(crate) struct ModName {
     bytes: [u8; MODULE_NAME_LEN],
     len: usize,
 }
@@ -302,7 +310,8 @@ impl ModName {
         Self { bytes, len }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// The name.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
 }
@@ -316,12 +325,45 @@ pub(crate) struct Pending {
     state: ModState,
     /// When the event that queued the build came.
     since: Instant<Monotonic>,
+    /// Its core table and regions, which `lookup` scans meanwhile: alive
+    /// while a snapshot read under RCU lists this entry (as for an index).
+    table: KTable,
+    regions: [Region; MEM_TYPES],
+    region_count: usize,
 }
 
 impl Pending {
+    /// The core table (`core_kallsyms`).
+    pub(crate) fn table(&self) -> &KTable {
+        &self.table
+    }
+
+    /// Entries named `name` in symtab order, by a linear scan.
+    pub(crate) fn for_each_named(&self, name: &[u8], f: impl FnMut(usize) -> bool) {
+        for_each_named_by_scan(&self.table, name, f)
+    }
+
+    /// The size `resolve` gives entry `i` of the core table if it is the
+    /// answer for its own address, else 0; by a linear scan.
+    pub(crate) fn size_of(&self, i: usize) -> u64 {
+        let value = self.table.value(i);
+        let regions = self.regions.get(..self.region_count).unwrap_or(&[]);
+        regions
+            .iter()
+            .find(|r| r.contains(value))
+            .and_then(|&r| index::lookup_by_scan(&self.table, r, value))
+            .filter(|hit| hit.index as usize == i)
+            .map_or(0, |hit| hit.size)
+    }
+
     /// The module's name.
     pub(crate) fn name(&self) -> &[u8] {
         self.name.as_bytes()
+    }
+
+    /// The module's name, by value.
+    pub(crate) fn module_name(&self) -> &ModName {
+        &self.name
     }
 
     /// `coming` or `live`.
@@ -620,11 +662,15 @@ impl Writer {
         if self.position(m.id()).is_some() || self.pending_position(m.id()).is_some() {
             return Next::Done;
         }
+        let (regions, region_count) = regions_of(m, 0..FIRST_INIT_TYPE);
         let entry = Pending {
             module: m.module_id(),
             name: ModName::new(m.name()),
             state,
             since: Instant::now(),
+            table: m.core_table(),
+            regions,
+            region_count,
         };
         if self.pending.push(entry, GFP_KERNEL).is_err() {
             self.missed = true;
@@ -690,7 +736,9 @@ impl ModuleEvents for Writer {
             if let Some(entry) = self.pending.get_mut(p) {
                 entry.state = ModState::Live;
             }
-            self.publish_or_clear();
+            // Only the listed state changes: if this fails, the publication
+            // of its index will show it.
+            let _ = self.publish();
             return Next::Done;
         }
         let Some(p) = self.position(m.id()) else {

@@ -3,13 +3,14 @@
 # modsym's in-guest performance measurements (`make bench`). Prints `bench:` lines that
 # scripts/bench turns into a table; runs on any guest with modsym.ko and the generated
 # modules (built with MODSYM_BENCH=1). Loads and unloads modules; leaves modsym unloaded.
-#   BENCH_REPEAT=5  insmod timings per module and setting (the median is reported)
+#   BENCH_REPEAT=20  insmod timings per module and setting (median, quartiles and extremes
+#                    are reported)
 # shellcheck shell=dash
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 ktap_msg() { echo "# $*"; }
 
-REPEAT=${BENCH_REPEAT:-5}
+REPEAT=${BENCH_REPEAT:-20}
 # The generated modules by size (about 5k, 50k, 100k and 250k symtab entries on x86_64),
 # then a real one.
 SIZED="modsym_gen1k_1 modsym_gen10k modsym_bulk20k modsym_gen50k"
@@ -37,17 +38,22 @@ timed() {
 		awk '{ t[$1] = $2 } END { print t[1] - t[0] }'
 }
 
-# median: the middle of the numbers on stdin.
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# spread: "median p25 p75 min max" of the numbers on stdin.
+spread() {
+	sort -n | awk '{ v[NR] = $1 }
+		END { print v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)], v[1], v[NR] }'
+}
 
-# load_time_us MODULE: median insmod time of MODULE over REPEAT loads.
+# load_time_us MODULE: insmod times of MODULE over REPEAT loads (see spread). Only insmod
+# is timed; with modsym, the index is built on a workqueue after it, and waited for before
+# the rmmod so that the next load starts on an idle guest.
 load_time_us() {
 	local i=0
 	while [ "$i" -lt "$REPEAT" ]; do
-		timed load "$1" || return 1
-		unload "$1" || return 1
+		timed load_only "$1" || return 1
+		wait_indexed "$1" && unload "$1" || return 1
 		i=$((i + 1))
-	done | median
+	done | spread
 }
 
 aff=/sys/kernel/tracing/available_filter_functions
