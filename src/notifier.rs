@@ -389,7 +389,9 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             this.build_ended.notify_all();
             // As after an event: a failed publication is caught up with now.
             if events.missed() && Self::adopt(this.this, &mut events).is_err() {
-                pr_warn!("cannot walk the module list: modules may be missing until the next event\n");
+                pr_warn!(
+                    "cannot walk the module list: modules may be missing until the next event\n"
+                );
             }
         }
     }
