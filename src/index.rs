@@ -171,18 +171,393 @@ impl core::fmt::Display for BuildError {
     }
 }
 
-/// Address candidates of `t` whose value lies in each region of `regions`
-/// ([`Region::holds_value`]), in one pass over `t`: `counts[k]` for
-/// `regions[k]` (regions beyond `counts` are not counted), the storage
-/// [`build_regions`] needs for it (an upper bound of what it uses).
+/// At least the address candidates of `t` whose value lies in each region
+/// of `regions` ([`Region::holds_value`]), in one pass over `t`: `counts[k]`
+/// for `regions[k]` (regions beyond `counts` are not counted), the storage
+/// [`build_regions`] and [`build_regions_in`] need for it (an upper bound of
+/// what they use).
+///
+/// Over at most eight disjoint regions (the kernel's case) the pass reads no
+/// name, and counts the defined entries (not `SHN_UNDEF`) whose value the
+/// region holds: the candidates, and the nameless entries and mapping
+/// symbols among them (a few percent on x86_64; on arm64, with its `$x` and
+/// `$d`, nearly as many as the candidates). When the regions are far enough
+/// apart for a direct lookup, it may also count values in the gap that
+/// follows a region. Otherwise the counts are exact.
 pub fn count_regions<T: SymbolTable + ?Sized>(t: &T, regions: &[Region], counts: &mut [usize]) {
     counts.iter_mut().for_each(|c| *c = 0);
+    if count_disjoint(t, regions, counts) {
+        return;
+    }
     let _ = for_each_candidate(t, regions, |k, _, _| {
         if let Some(c) = counts.get_mut(k) {
             *c += 1;
         }
         Ok(())
     });
+}
+
+/// [`count_regions`] over at most [`SLOTS`] disjoint regions, through a
+/// [`Grid`] or the [`Slots`]; `false` (nothing counted) for other regions.
+///
+/// Out of line, so that its tables are on the stack only while it runs, not
+/// in the frame of the index build that calls it.
+#[inline(never)]
+fn count_disjoint<T: SymbolTable + ?Sized>(
+    t: &T,
+    regions: &[Region],
+    counts: &mut [usize],
+) -> bool {
+    let mut slots = Slots::EMPTY;
+    if !slots.set(regions) {
+        return false;
+    }
+    let mut grid = Grid::new(&slots);
+    if grid.set() {
+        count_grid(t, &grid, counts);
+    } else {
+        count_slots(t, &slots, counts);
+    }
+    true
+}
+
+/// [`count_regions`] over disjoint regions: `counts[k]` for the region of
+/// each slot of `f`, in one pass without a branch per entry. Counts the
+/// defined entries (not `SHN_UNDEF`) without reading their names: a few
+/// more than the candidates (nameless entries and mapping symbols).
+fn count_slots<T: SymbolTable + ?Sized, F: Find>(t: &T, f: &F, counts: &mut [usize]) {
+    let mut i = 1;
+    while i < t.len() {
+        // One byte-wide counter per slot in a register, added to `counts`
+        // before it can overflow.
+        let stop = t.len().min(i.saturating_add(255));
+        let mut lanes = 0u64;
+        for j in i..stop {
+            let value = t.value(j);
+            let slot = f.find(value);
+            let hit = f.slots().holds(slot, value) & (t.shndx(j) != SHN_UNDEF);
+            lanes += u64::from(hit) << (slot % SLOTS * 8);
+        }
+        for (lane, &k) in f.slots().region.iter().enumerate().take(SLOTS) {
+            if let Some(c) = counts.get_mut(usize::from(k)) {
+                *c += usize::from((lanes >> (lane * 8)) as u8);
+            }
+        }
+        i = stop;
+    }
+}
+
+/// [`count_regions`] through a [`Grid`], cheaper than [`count_slots`] and
+/// a little looser: the defined entries by half cell (below and above the
+/// cell's split), whose region (or the gap after it) holds the value.
+fn count_grid<T: SymbolTable + ?Sized>(t: &T, g: &Grid<'_>, counts: &mut [usize]) {
+    let bin = |i: usize| {
+        let rel = t.value(i).wrapping_sub(g.lo);
+        let cell = (rel >> g.shift) as usize % CELLS;
+        let above = rel >= g.split.get(cell).copied().unwrap_or(0);
+        let counted = (rel <= g.span) & (t.shndx(i) != SHN_UNDEF);
+        (
+            (2 * cell + usize::from(above)) % (2 * CELLS),
+            u16::from(counted),
+        )
+    };
+    let mut i = 1;
+    while i < t.len() {
+        // Two interleaved histograms, so that an entry's count does not
+        // wait on the previous entry's when both fall in the same half
+        // cell; added to `counts` before a `u16` can overflow.
+        let stop = t.len().min(i.saturating_add(2 * usize::from(u16::MAX)));
+        let mut hist = [[0u16; 2 * CELLS]; 2];
+        while i + 1 < stop {
+            for (h, j) in hist.iter_mut().zip(i..) {
+                let (b, n) = bin(j);
+                if let Some(c) = h.get_mut(b) {
+                    *c += n;
+                }
+            }
+            i += 2;
+        }
+        if i < stop {
+            let (b, n) = bin(i);
+            if let Some(c) = hist.get_mut(0).and_then(|h| h.get_mut(b)) {
+                *c += n;
+            }
+            i += 1;
+        }
+        let [even, odd] = &hist;
+        let halves = g.pick.iter().flatten().zip(even.iter().zip(odd.iter()));
+        for (&slot, (&a, &b)) in halves {
+            let k = g.slots.region.get(usize::from(slot)).copied();
+            if let Some(c) = counts.get_mut(usize::from(k.unwrap_or(NO_REGION))) {
+                *c += usize::from(a) + usize::from(b);
+            }
+        }
+    }
+}
+
+/// [`is_address_candidate`] for `i` in `1..t.len()`, without a branch to
+/// mispredict.
+#[inline(always)]
+fn is_candidate_head<T: SymbolTable + ?Sized>(t: &T, i: usize) -> bool {
+    let [a, b] = t.name_head(i);
+    let reject = NAME_REJECT
+        .get(usize::from(a))
+        .copied()
+        .unwrap_or(ANY_SECOND);
+    (reject != u16::from(b) && reject != ANY_SECOND) & (t.shndx(i) != SHN_UNDEF)
+}
+
+/// [`NAME_REJECT`]: every second byte is rejected.
+const ANY_SECOND: u16 = 0x101;
+
+/// By first byte of a name, the second byte that makes it a non-candidate
+/// (an empty name, or [`is_mapping_head`]: `$...`, `.L...`, `L0...`):
+/// [`ANY_SECOND`] for any, `0x100` (no byte) for none.
+static NAME_REJECT: [u16; 256] = {
+    let mut table = [0x100u16; 256];
+    table[0] = ANY_SECOND;
+    table[b'$' as usize] = ANY_SECOND;
+    table[b'.' as usize] = b'L' as u16;
+    table[b'L' as usize] = b'0' as u16;
+    table
+};
+
+/// Regions the branch-free passes handle: at most this many, disjoint.
+const SLOTS: usize = 8;
+
+/// The slot of values no region holds: base 0, limit 0.
+const NONE: usize = SLOTS;
+
+/// Slots in the tables of [`Slots`]: a power of two, so that a slot taken
+/// modulo it is always in bounds. Slots from [`NONE`] on hold nothing.
+const TABLE: usize = 16;
+
+/// Region index of the slots that have no region.
+const NO_REGION: u8 = u8::MAX;
+
+/// Up to [`SLOTS`] regions no value can be in two of (the kernel's module
+/// memory regions never overlap), in slots sorted by base, and the
+/// [`NONE`] slot.
+#[derive(Clone, Copy)]
+struct Slots {
+    /// Bases, ascending over `0..SLOTS`; unused slots and empty regions
+    /// come first, at base 0 with limit 0.
+    base: [u64; TABLE],
+    /// `value - base[s] < limit[s]` exactly when the region of slot `s`
+    /// holds `value` ([`Region::holds_value`]); 0 for unused slots.
+    limit: [u64; TABLE],
+    /// Index in `regions` of the region of each slot, or [`NO_REGION`].
+    region: [u8; TABLE],
+}
+
+impl Slots {
+    /// No region.
+    const EMPTY: Self = Self {
+        base: [0; TABLE],
+        limit: [0; TABLE],
+        region: [NO_REGION; TABLE],
+    };
+
+    /// Sets the slots to `regions`; `false` if there are more than
+    /// [`SLOTS`] of them or two can hold the same value. Built in place:
+    /// the tables are too large to move around on a kernel stack.
+    fn set(&mut self, regions: &[Region]) -> bool {
+        if regions.len() > SLOTS {
+            return false;
+        }
+        // (base, limit) of each region; an empty region holds nothing and
+        // takes no slot.
+        let mut spans = [(0u64, 0u64); SLOTS];
+        for (span, r) in spans.iter_mut().zip(regions) {
+            let size = u64::from(r.size);
+            let to_top = r.base.wrapping_neg(); // 2^64 - base, or 0 for base 0
+            *span = (r.base, if r.base == 0 { size } else { size.min(to_top) });
+        }
+        self.base.fill(0);
+        self.limit.fill(0);
+        self.region.fill(NO_REGION);
+        // The used slots are the last of `0..SLOTS`, by base (then by index,
+        // so that equal bases get distinct slots, and fail below). A region's
+        // slot is its rank: no library sort, whose frame alone would be
+        // larger than the whole index build's, for eight elements.
+        let used = spans.iter().filter(|s| s.1 != 0).count();
+        for (&(base, limit), k) in spans.iter().zip(0u8..) {
+            if limit == 0 {
+                continue;
+            }
+            let before = spans.iter().take(usize::from(k));
+            let rank = spans.iter().filter(|s| s.1 != 0 && s.0 < base).count()
+                + before.filter(|s| s.1 != 0 && s.0 == base).count();
+            let slot = SLOTS - used + rank;
+            if let (Some(b), Some(l), Some(r)) = (
+                self.base.get_mut(slot),
+                self.limit.get_mut(slot),
+                self.region.get_mut(slot),
+            ) {
+                (*b, *l, *r) = (base, limit, k);
+            }
+        }
+        // Held values run from `base` to `base + limit - 1` (no overflow):
+        // sorted by base, a region must end before the next one starts.
+        let bounds = self.base.iter().zip(self.limit.iter()).take(SLOTS);
+        let mut end = None::<u64>;
+        for (&base, &limit) in bounds.filter(|b| *b.1 != 0) {
+            if end.is_some_and(|e| base <= e) {
+                return false;
+            }
+            end = Some(base.wrapping_add(limit - 1));
+        }
+        true
+    }
+
+    /// Base of the region of `slot` (0 for unused slots).
+    #[inline(always)]
+    fn base(&self, slot: usize) -> u64 {
+        self.base.get(slot % TABLE).copied().unwrap_or(0)
+    }
+
+    /// Whether the region of `slot` holds `value`.
+    #[inline(always)]
+    fn holds(&self, slot: usize, value: u64) -> bool {
+        let limit = self.limit.get(slot % TABLE).copied().unwrap_or(0);
+        value.wrapping_sub(self.base(slot)) < limit
+    }
+}
+
+/// Finds the one slot of [`Slots`] whose region may hold a value.
+trait Find {
+    /// The slots searched.
+    fn slots(&self) -> &Slots;
+
+    /// The slot whose region holds `value` if any does ([`Slots::holds`]
+    /// tells), without a branch.
+    fn find(&self, value: u64) -> usize;
+}
+
+impl Find for Slots {
+    #[inline(always)]
+    fn slots(&self) -> &Slots {
+        self
+    }
+
+    /// Branch-free binary search: the last slot based at or below `value`
+    /// (the unused slots, at base 0, come first and hold nothing).
+    #[inline(always)]
+    fn find(&self, value: u64) -> usize {
+        let below = |slot: usize| usize::from(self.base(slot) <= value);
+        let mut slot = below(4) * 4;
+        slot += below(slot + 2) * 2;
+        slot + below(slot + 1)
+    }
+}
+
+/// Cells of a [`Grid`].
+const CELLS: usize = 32;
+
+/// [`Slots`] with a direct lookup: the regions' span cut into [`CELLS`]
+/// equal cells, none of which holds more than one region start past its
+/// own start.
+struct Grid<'a> {
+    slots: &'a Slots,
+    /// Base of the first region.
+    lo: u64,
+    /// The last value held by a region, relative to `lo`.
+    span: u64,
+    /// Cell `c` holds the values `lo + (c << shift) ..`.
+    shift: u32,
+    /// Slot of the cell's values below its split, and above it.
+    pick: [[u8; 2]; CELLS],
+    /// `value - lo` from which the cell's values take the second slot.
+    split: [u64; CELLS],
+}
+
+impl<'a> Grid<'a> {
+    /// A grid over `slots`, to [`Grid::set`].
+    fn new(slots: &'a Slots) -> Self {
+        Self {
+            slots,
+            lo: 0,
+            span: 0,
+            shift: 0,
+            pick: [[NONE as u8; 2]; CELLS],
+            split: [u64::MAX; CELLS],
+        }
+    }
+
+    /// Sets the cells for the slots; `false` if there is no region, or the
+    /// regions are too close together for the cells. Built in place, like
+    /// [`Slots::set`].
+    fn set(&mut self) -> bool {
+        let slots = self.slots;
+        // The regions by base, relative to the first one's.
+        let mut starts = [(0u64, NONE); SLOTS];
+        let mut regions = 0;
+        let mut lo = 0;
+        let mut span = 0;
+        let limits = slots.limit.iter().take(SLOTS);
+        for (slot, (&base, &limit)) in slots.base.iter().zip(limits).enumerate() {
+            if limit == 0 {
+                continue;
+            }
+            if regions == 0 {
+                lo = base;
+            }
+            // The last value held, relative to `lo`: no overflow, see `Slots::new`.
+            span = base.wrapping_sub(lo).wrapping_add(limit - 1);
+            if let Some(s) = starts.get_mut(regions) {
+                *s = (base.wrapping_sub(lo), slot);
+            }
+            regions += 1;
+        }
+        if regions == 0 {
+            return false;
+        }
+        let mut shift = 0;
+        while span >> shift >= CELLS as u64 {
+            shift += 1;
+        }
+        (self.lo, self.span, self.shift) = (lo, span, shift);
+        // `next`: the first region starting after the cell's start.
+        let mut next = 0;
+        let cells = self.pick.iter_mut().zip(self.split.iter_mut());
+        for (c, (pick, split)) in cells.enumerate() {
+            let start = (c as u64) << shift;
+            let end = start | ((1u64 << shift) - 1);
+            let rel = |k: usize| starts.get(k).filter(|_| k < regions).copied();
+            while rel(next).is_some_and(|(r, _)| r <= start) {
+                next += 1;
+            }
+            let below = next.checked_sub(1).and_then(rel).map_or(NONE, |s| s.1);
+            let (at, high) = match rel(next) {
+                Some((r, slot)) if r <= end => (r, slot),
+                _ => (u64::MAX, below),
+            };
+            if rel(next + 1).is_some_and(|(r, _)| r <= end) {
+                return false;
+            }
+            *pick = [below as u8, high as u8];
+            *split = at;
+        }
+        true
+    }
+}
+
+impl Find for Grid<'_> {
+    #[inline(always)]
+    fn slots(&self) -> &Slots {
+        self.slots
+    }
+
+    /// A value out of the span falls in any cell, and any region there
+    /// does not hold it.
+    #[inline(always)]
+    fn find(&self, value: u64) -> usize {
+        let rel = value.wrapping_sub(self.lo);
+        let cell = (rel >> self.shift) as usize % CELLS;
+        let [low, high] = self.pick.get(cell).copied().unwrap_or([0, 0]);
+        let split = self.split.get(cell).copied().unwrap_or(0);
+        usize::from(if rel >= split { high } else { low })
+    }
 }
 
 /// Regions whose bounds [`for_each_candidate`] keeps in registers; more
@@ -342,13 +717,14 @@ fn sort_and_collapse<T: SymbolTable + ?Sized>(t: &T, entries: &mut [u32]) -> usi
 
 /// Length of the scratch storage [`build_regions_in`] needs for outputs of
 /// `lens` entries (the [`count_regions`] counts): one `u64` per entry of all
-/// regions together, plus as many as the largest region again. Saturates.
+/// regions together and one more per region, plus as many as the largest
+/// region again. Saturates.
 ///
 /// # Examples
 ///
 /// ```
 /// use modsym_core::index::scratch_len;
-/// assert_eq!(scratch_len(&[40, 5, 100]), 245);
+/// assert_eq!(scratch_len(&[40, 5, 100]), 248);
 /// assert_eq!(scratch_len(&[]), 0);
 /// ```
 pub fn scratch_len(lens: &[usize]) -> usize {
@@ -357,7 +733,9 @@ pub fn scratch_len(lens: &[usize]) -> usize {
 
 /// [`scratch_len`] over an iterator of lengths.
 fn scratch_need(lens: impl Iterator<Item = usize> + Clone) -> usize {
-    let total = lens.clone().fold(0usize, |a, n| a.saturating_add(n));
+    let total = lens
+        .clone()
+        .fold(0usize, |a, n| a.saturating_add(n).saturating_add(1));
     total.saturating_add(lens.max().unwrap_or(0))
 }
 
@@ -366,14 +744,17 @@ fn scratch_need(lens: impl Iterator<Item = usize> + Clone) -> usize {
 ///
 /// `scratch` needs at least [`scratch_len`] elements for the lengths of
 /// `outs` (its contents do not matter and are overwritten); with less, this
-/// is [`build_regions`]. The one pass over
-/// `t` stores, for each candidate of region `k`, the key
-/// `(value - base) << 32 | index` (a region's size fits in `u32`); region
-/// `k`'s keys are sorted by an LSD radix sort on the offset half (stable, and
-/// the keys arrive in index order, so equal values stay in index order), then
-/// written to `outs[k]` as symtab indices, collapsed to the lowest index at
-/// each value. The digits of the radix sort count in `outs[k]` itself, so a
-/// region with fewer entries than the counters need is sorted with
+/// is [`build_regions`]. The one pass over `t` stores, for each candidate of
+/// region `k`, the key `(value - base) << 32 | index` (a region's size fits
+/// in `u32`) in `k`'s segment of `scratch`; over at most eight disjoint
+/// regions (the kernel's case) it finds an entry's region and whether it is
+/// a candidate without a branch. Region `k`'s keys, in index order, are
+/// often in value order too (symbols laid out in symtab order): they are
+/// then written to `outs[k]` as symtab indices right away, collapsed to the
+/// lowest index at each value. Otherwise they are first sorted by an LSD
+/// radix sort on the offset bits that vary (stable, so equal values stay in
+/// index order). The digits of the radix sort count in `outs[k]` itself, so
+/// a region with fewer entries than the counters need is sorted with
 /// `sort_unstable` on its keys instead.
 ///
 /// Every symbol value is read exactly once, so an index stays consistent
@@ -421,26 +802,31 @@ pub fn build_regions_in<T: SymbolTable + ?Sized>(
         return Err(BuildError::OutTooSmall);
     };
     // Region k's keys go to scratch[start_k..], start_k the total length of
-    // the outputs before it; `used[k]` is its write position meanwhile.
+    // the outputs before it plus one per region (a slot the key pass may
+    // write past a full segment); `used[k]` is its write position meanwhile.
     let mut start = 0usize;
     for (u, out) in used.iter_mut().zip(outs.iter()) {
         *u = start;
-        start = start.saturating_add(out.len());
+        start = start.saturating_add(out.len()).saturating_add(1);
     }
-    let (keys, spare) = scratch.split_at_mut(start.min(scratch.len()));
-    for_each_candidate(t, regions, |k, i, value| {
-        let index = u32::try_from(i).map_err(|_| BuildError::IndexTooLarge)?;
-        let (Some(pos), Some(r)) = (used.get_mut(k), regions.get(k)) else {
-            return Err(BuildError::OutTooSmall);
-        };
-        let slot = keys.get_mut(*pos).ok_or(BuildError::OutTooSmall)?;
-        // `value` is in `r`, so the offset is below `r.size` and fits in 32 bits.
-        *slot = (value.wrapping_sub(r.base) << 32) | u64::from(index);
-        *pos += 1;
-        Ok(())
-    })?;
+    let total = start.min(scratch.len());
+    if !fill_disjoint(t, regions, used, scratch, total) {
+        let keys = scratch.get_mut(..total).unwrap_or(&mut []);
+        for_each_candidate(t, regions, |k, i, value| {
+            let index = u32::try_from(i).map_err(|_| BuildError::IndexTooLarge)?;
+            let (Some(pos), Some(r)) = (used.get_mut(k), regions.get(k)) else {
+                return Err(BuildError::OutTooSmall);
+            };
+            let slot = keys.get_mut(*pos).ok_or(BuildError::OutTooSmall)?;
+            // `value` is in `r`, so the offset is below `r.size` and fits in 32 bits.
+            *slot = (value.wrapping_sub(r.base) << 32) | u64::from(index);
+            *pos += 1;
+            Ok(())
+        })?;
+    }
+    let (keys, spare) = scratch.split_at_mut(total);
     start = 0;
-    for ((out, u), r) in outs.iter_mut().zip(used.iter_mut()).zip(regions) {
+    for (out, u) in outs.iter_mut().zip(used.iter_mut()) {
         let len = out.len();
         // A region that wrote past its own segment (more candidates than
         // `outs[k]` holds) overwrote the next one's keys: give up.
@@ -449,99 +835,240 @@ pub fn build_regions_in<T: SymbolTable + ?Sized>(
         let (Some(seg), Some(tmp)) = (seg, spare.get_mut(..n.unwrap_or(0))) else {
             return Err(BuildError::OutTooSmall);
         };
-        *u = sort_keys_and_collapse(seg, tmp, out, offset_bits(r.size));
-        start = start.saturating_add(len);
+        *u = sort_keys_and_collapse(seg, tmp, out);
+        start = start.saturating_add(len).saturating_add(1);
     }
     Ok(())
 }
 
-/// Number of significant bits of an offset inside a region of `size` bytes.
-const fn offset_bits(size: u32) -> u32 {
-    u32::BITS - size.saturating_sub(1).leading_zeros()
+/// The key pass of [`build_regions_in`] over at most [`SLOTS`] disjoint
+/// regions, through a [`Grid`] or the [`Slots`] ([`fill_keys`]); `false`
+/// (nothing written) for other regions, or indices that do not fit in `u32`.
+///
+/// Out of line, like [`count_disjoint`].
+#[inline(never)]
+fn fill_disjoint<T: SymbolTable + ?Sized>(
+    t: &T,
+    regions: &[Region],
+    used: &mut [usize],
+    scratch: &mut [u64],
+    sink: usize,
+) -> bool {
+    let mut slots = Slots::EMPTY;
+    if u32::try_from(t.len().saturating_sub(1)).is_err() || !slots.set(regions) {
+        return false;
+    }
+    let mut grid = Grid::new(&slots);
+    if grid.set() {
+        fill_keys(t, &grid, used, scratch, sink);
+    } else {
+        fill_keys(t, &slots, used, scratch, sink);
+    }
+    true
+}
+
+/// The key pass of [`build_regions_in`] over disjoint regions, without a
+/// branch per entry: every entry's key goes to `scratch[used[k]]` for the
+/// region `k` that may hold its value, and `used[k]` advances if `k` holds
+/// it and it is a candidate (the next key overwrites the others, or they
+/// stay in the slot past the segment); the key of an entry no region can
+/// hold goes to the sink `scratch[sink]`, past the segments. A region with
+/// more candidates than its segment runs into the next segment; the caller
+/// detects that from `used`. Indices must fit in `u32`.
+fn fill_keys<T: SymbolTable + ?Sized, F: Find>(
+    t: &T,
+    f: &F,
+    used: &mut [usize],
+    scratch: &mut [u64],
+    sink: usize,
+) {
+    let Some(last) = scratch.len().checked_sub(1) else {
+        return;
+    };
+    // Write positions by slot; the slots without a region write to the sink
+    // and never advance.
+    let mut pos = [sink; TABLE];
+    for (p, &k) in pos.iter_mut().zip(f.slots().region.iter()) {
+        if let Some(&u) = used.get(usize::from(k)) {
+            *p = u;
+        }
+    }
+    for i in 1..t.len() {
+        let value = t.value(i);
+        let slot = f.find(value) % TABLE;
+        let Some(p) = pos.get_mut(slot) else {
+            continue;
+        };
+        // An offset in a region fits in 32 bits; a key not advanced past is
+        // never read (nor one stored at `last` instead of past the end,
+        // which the caller reports).
+        let key = (value.wrapping_sub(f.slots().base(slot)) << 32) | i as u64;
+        if let Some(k) = scratch.get_mut((*p).min(last)) {
+            *k = key;
+        }
+        let hit = f.slots().holds(slot, value) & is_candidate_head(t, i);
+        *p += usize::from(hit);
+    }
+    for (&p, &k) in pos.iter().zip(f.slots().region.iter()) {
+        if let Some(u) = used.get_mut(usize::from(k)) {
+            *u = p;
+        }
+    }
 }
 
 /// Widest radix digit: 2^11 counters per digit stay in the L1 cache.
 const RADIX_BITS: u32 = 11;
 
-/// Sorts `keys` (`offset << 32 | index`, in ascending index order, offsets
-/// below `1 << bits`) and writes their indices to `out`, collapsing equal
-/// offsets to the first (lowest index); returns the number written.
+/// Sorts `keys` (`offset << 32 | index`, in ascending index order) and
+/// writes their indices to `out`, collapsing equal offsets to the first
+/// (lowest index); returns the number written.
 ///
 /// `tmp` is as long as `keys`; `out` is at least as long and holds the digit
 /// counters while sorting.
-fn sort_keys_and_collapse(keys: &mut [u64], tmp: &mut [u64], out: &mut [u32], bits: u32) -> usize {
+fn sort_keys_and_collapse(keys: &mut [u64], tmp: &mut [u64], out: &mut [u32]) -> usize {
+    // Symbols often come in address order: collapse right away, and sort
+    // only if a key turns out of order.
+    if let Some(kept) = collapse(keys, out, true) {
+        return kept;
+    }
+    // The digits cover the offset bits that vary, from the lowest set in
+    // any offset to the highest.
+    let any = keys.iter().fold(0, |a, &k| a | k) >> 32;
+    let low = any.trailing_zeros().min(31);
+    let bits = (u64::BITS - any.leading_zeros()).saturating_sub(low);
+    // The fewest digits of at most RADIX_BITS bits, all the same width, whose
+    // counters fit in `out` (as long as `keys`): more digits for few keys.
     let n = keys.len();
-    // Digits of at most RADIX_BITS bits, all the same width, over the offset.
-    let passes = bits.div_ceil(RADIX_BITS).max(1);
-    let width = bits.div_ceil(passes);
-    let buckets = 1usize << width;
-    let counters = buckets.saturating_mul(passes as usize);
-    let sorted = match out.get_mut(..counters) {
-        Some(counts) if counters <= n => radix_sort(keys, tmp, counts, width),
-        _ => {
-            keys.sort_unstable();
-            &*keys
-        }
+    let layout = (bits.div_ceil(RADIX_BITS).max(1)..=4).find_map(|passes| {
+        let width = bits.div_ceil(passes);
+        let counters = (1usize << width).saturating_mul(passes as usize);
+        (counters <= n).then_some((passes, width))
+    });
+    let Some((passes, width)) = layout else {
+        keys.sort_unstable();
+        return collapse(keys, out, false).unwrap_or(0);
     };
+    let digits = Digits {
+        shift: 32 + low,
+        width,
+    };
+    let sorted: &[u64] = match passes {
+        1 => radix_sort::<1>(keys, tmp, out, digits),
+        2 => radix_sort::<2>(keys, tmp, out, digits),
+        3 => radix_sort::<3>(keys, tmp, out, digits),
+        _ => radix_sort::<4>(keys, tmp, out, digits),
+    };
+    collapse(sorted, out, false).unwrap_or(0)
+}
+
+/// Writes the indices of the ascending `keys` to `out`, the first of each
+/// offset only, and returns their number; with `check`, `None` as soon as a
+/// key is found out of order (`out` then holds garbage).
+#[inline(always)]
+fn collapse(keys: &[u64], out: &mut [u32], check: bool) -> Option<usize> {
+    // Every key is written at `kept`, which advances past the first key of
+    // each offset only: `kept < n <= out.len()` at every write.
     let mut kept = 0;
-    let mut last = None;
-    for &key in sorted {
-        let offset = key >> 32;
-        if last != Some(offset) {
+    let mut last = u64::MAX; // no offset: they fit in 32 bits
+    let mut prev = 0;
+    for chunk in keys.chunks(256) {
+        let mut disorder = false;
+        for &key in chunk {
+            disorder |= key < prev;
+            prev = key;
+            let offset = key >> 32;
             if let Some(slot) = out.get_mut(kept) {
                 *slot = key as u32;
             }
-            kept += 1;
-            last = Some(offset);
+            kept += usize::from(offset != last);
+            last = offset;
+        }
+        if check && disorder {
+            return None;
         }
     }
-    kept
+    Some(kept)
 }
 
-/// LSD radix sort of `keys` by their upper half, digits of `width` bits from
-/// bit 32 up, one per `1 << width` counters of `counts`, ping-ponging with
-/// `tmp`. Stable, so keys with equal offsets keep their order. Skips the
-/// whole sort if the keys are already in order, and every digit on which all
-/// keys agree. Returns the sorted keys (in `keys` or in `tmp`).
-fn radix_sort<'a>(
+/// Radix digits of a key: `width` bits each, the first at bit `shift`.
+#[derive(Clone, Copy)]
+struct Digits {
+    shift: u32,
+    width: u32,
+}
+
+/// LSD radix sort of `keys` by `P` digits of their offset, each counted in
+/// `1 << width` counters of `counts` (at least `P << width` long),
+/// ping-ponging with `tmp`. Stable, so keys with equal offsets keep their
+/// (index) order; skips every digit on which all keys agree. Returns the
+/// sorted keys (in `keys` or in `tmp`).
+fn radix_sort<'a, const P: usize>(
     keys: &'a mut [u64],
     tmp: &'a mut [u64],
     counts: &mut [u32],
-    width: u32,
+    digits: Digits,
 ) -> &'a [u64] {
     let n = keys.len();
-    let buckets = 1usize << width;
+    let buckets = 1usize << digits.width;
     let mask = (buckets - 1) as u64;
+    let digit = |key: u64, p: usize| {
+        (key.wrapping_shr(digits.shift + p as u32 * digits.width) & mask) as usize
+    };
+    let (counts, odd) = counts.split_at_mut((P * buckets).min(counts.len()));
     counts.iter_mut().for_each(|c| *c = 0);
-    let mut in_order = true;
-    let mut prev = 0;
-    for &key in keys.iter() {
-        in_order &= prev <= key;
-        prev = key;
-        for (p, digits) in counts.chunks_exact_mut(buckets).enumerate() {
-            let d = (key >> (32 + p as u32 * width)) & mask;
-            if let Some(c) = digits.get_mut(d as usize) {
-                *c = c.wrapping_add(1);
+    // Neighbouring keys often share their high digits: count every other
+    // key in a second set of counters if there is room, so that an
+    // increment rarely waits on the previous one.
+    match odd.get_mut(..counts.len()) {
+        Some(odd) => {
+            odd.iter_mut().for_each(|c| *c = 0);
+            let mut pairs = keys.chunks_exact(2);
+            for pair in &mut pairs {
+                if let [a, b] = *pair {
+                    for p in 0..P {
+                        if let Some(c) = counts.get_mut(p * buckets + digit(a, p)) {
+                            *c = c.wrapping_add(1);
+                        }
+                        if let Some(c) = odd.get_mut(p * buckets + digit(b, p)) {
+                            *c = c.wrapping_add(1);
+                        }
+                    }
+                }
+            }
+            for &key in pairs.remainder() {
+                for p in 0..P {
+                    if let Some(c) = counts.get_mut(p * buckets + digit(key, p)) {
+                        *c = c.wrapping_add(1);
+                    }
+                }
+            }
+            for (c, &o) in counts.iter_mut().zip(odd.iter()) {
+                *c = c.wrapping_add(o);
+            }
+        }
+        None => {
+            for &key in keys.iter() {
+                for p in 0..P {
+                    if let Some(c) = counts.get_mut(p * buckets + digit(key, p)) {
+                        *c = c.wrapping_add(1);
+                    }
+                }
             }
         }
     }
-    if in_order {
-        return keys;
-    }
     let (mut src, mut dst) = (keys, tmp);
-    for (p, digits) in counts.chunks_exact_mut(buckets).enumerate() {
-        if digits.iter().any(|&c| c as usize == n) {
+    for (p, counts) in counts.chunks_exact_mut(buckets).enumerate().take(P) {
+        if counts.iter().any(|&c| c as usize == n) {
             continue;
         }
         let mut sum = 0u32;
-        for c in digits.iter_mut() {
+        for c in counts.iter_mut() {
             let here = *c;
             *c = sum;
             sum = sum.wrapping_add(here);
         }
-        let shift = 32 + p as u32 * width;
         for &key in src.iter() {
-            if let Some(c) = digits.get_mut(((key >> shift) & mask) as usize) {
+            if let Some(c) = counts.get_mut(digit(key, p)) {
                 if let Some(slot) = dst.get_mut(*c as usize) {
                     *slot = key;
                 }

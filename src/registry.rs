@@ -185,8 +185,9 @@ impl TableIndex {
         let mut regions = KVec::with_capacity(n, GFP_KERNEL)?;
         for ((&region, mut entries), &len) in list.iter().zip(storage).zip(used.iter()) {
             entries.truncate(len);
-            // Arrays were sized for every candidate, before equal values collapsed. On
-            // failure the larger array stays, which is only memory.
+            // Arrays were sized by count_regions(), an upper bound (mapping symbols
+            // included: on arm64 about twice the candidates), before equal values
+            // collapsed. On failure the larger array stays, which is only memory.
             let _ = entries.shrink_to(len, GFP_KERNEL);
             regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
         }

@@ -373,3 +373,199 @@ fn radix_build_full_width_offsets() {
         .collect();
     check_against_plain_sort(&edge_table(&[r], &picks, false), &[r]).unwrap();
 }
+
+/// Region layouts of every kind the key pass meets: up to ten regions (more
+/// than eight take the generic pass), adjacent, a few bytes apart (two starts
+/// in one grid cell: the slot search), far apart (the grid), overlapping or
+/// wrapping (the generic pass), empty ones, in any order, at the bottom and
+/// the top of the address space.
+fn layout() -> impl Strategy<Value = Vec<Region>> {
+    let start = prop_oneof![
+        Just(0u64),
+        Just(0xffff_ffff_c000_0000),
+        (0..1u64 << 34).prop_map(|d| u64::MAX - d),
+        any::<u64>(),
+    ];
+    let size = prop_oneof![
+        Just(0u32),
+        1u32..16,
+        Just(u32::MAX),
+        (0u32..32).prop_map(|b| 1 << b),
+        1u32..0x100_0000,
+    ];
+    // Added to the end of the previous region, wrapping: the last ones overlap it.
+    let gap = prop_oneof![
+        Just(0u64),
+        0u64..64,
+        0u64..1 << 40,
+        any::<u64>(),
+        (1u64..0x1000).prop_map(|d| d.wrapping_neg()),
+    ];
+    (
+        start,
+        prop::collection::vec((size, gap, 0u8..32), 0..=10),
+        any::<u64>(),
+    )
+        .prop_map(|(mut base, spans, shuffle)| {
+            let mut regions = Vec::new();
+            for (size, gap, next) in spans {
+                regions.push(Region::new(base, size));
+                // The next region at the same base, or from this one's last
+                // byte on (both overlap it), or after a gap.
+                base = match next {
+                    0 => base,
+                    1 => base.wrapping_add(u64::from(size)).wrapping_sub(1),
+                    _ => base.wrapping_add(u64::from(size)).wrapping_add(gap),
+                };
+            }
+            let mut rng = common::Rng(shuffle | 1);
+            for i in (1..regions.len()).rev() {
+                regions.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            regions
+        })
+}
+
+/// A table over `regions`: per pick a region, a place (its first and last
+/// byte, just outside either end, a few shared values, anywhere at a given
+/// alignment, so that low offset bits are all zero, or anywhere at all), a
+/// name and a section (`SHN_UNDEF`, `SHN_ABS` or a section); shuffled,
+/// sorted by value, or sorted but for a few swaps.
+fn layout_table(
+    regions: &[Region],
+    picks: &[(u32, u8, u64, usize, u8)],
+    align: u32,
+    order: u8,
+) -> Table {
+    let mut vals: Vec<(u64, usize, u16)> = picks
+        .iter()
+        .map(|&(region, kind, raw, name, sec)| {
+            let value = match regions.get(region as usize % regions.len().max(1)) {
+                Some(r) if kind < 7 => {
+                    let size = u64::from(r.size);
+                    let off = match kind {
+                        0 => 0,
+                        1 => size.wrapping_sub(1),
+                        2 => size,
+                        3 => u64::MAX,
+                        4 => (raw % 4) << align,
+                        _ => (raw % size.max(1)) >> align << align,
+                    };
+                    r.base.wrapping_add(off)
+                }
+                _ => raw,
+            };
+            let shndx = match sec {
+                0 => 0,
+                1 => 0xfff1,
+                _ => 1,
+            };
+            (value, name, shndx)
+        })
+        .collect();
+    if order != 0 {
+        vals.sort_by_key(|v| v.0);
+        if order == 2 && vals.len() > 1 {
+            let n = vals.len();
+            for &(_, _, raw, _, _) in picks.iter().take(3) {
+                vals.swap(raw as usize % n, (raw >> 32) as usize % n);
+            }
+        }
+    }
+    let mut t = Table::new();
+    for (v, name, shndx) in vals {
+        t.push(NAMES.get(name).copied().unwrap_or(b"f"), v, shndx);
+    }
+    t
+}
+
+/// Builds with `build_regions_in` into outputs of `lens` entries and
+/// `scratch_len(lens)` scratch elements, less `short`.
+fn build_in(t: &Table, regions: &[Region], lens: &[usize], short: usize) -> Vec<Vec<u32>> {
+    let mut outs: Vec<Vec<u32>> = lens.iter().map(|&c| vec![u32::MAX; c]).collect();
+    let mut slices: Vec<&mut [u32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    let mut used = vec![0; regions.len()];
+    let mut scratch = vec![u64::MAX; index::scratch_len(lens).saturating_sub(short)];
+    index::build_regions_in(t, regions, &mut slices, &mut used, &mut scratch).unwrap();
+    outs.into_iter()
+        .zip(used)
+        .map(|(mut out, n)| {
+            out.truncate(n);
+            out
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Over any region layout (grid, slot search and generic key passes), the
+    /// counts bound the candidates of each region from above without passing
+    /// the table's size, and `build_regions_in` builds the plain sort's index
+    /// into outputs sized by those counts, by the exact candidate counts, or
+    /// larger, and with a scratch one short (the comparison sort).
+    #[test]
+    fn build_in_matches_plain_sort_any_layout(
+        regions in layout(),
+        picks in prop::collection::vec(
+            (any::<u32>(), 0u8..9, any::<u64>(), 0..NAMES.len() * 3, 0u8..8),
+            0..3000,
+        ),
+        align in 0u32..8,
+        order in 0u8..3,
+    ) {
+        let t = layout_table(&regions, &picks, align, order);
+        let mut counts = vec![0; regions.len()];
+        index::count_regions(&t, &regions, &mut counts);
+        let want: Vec<Vec<u32>> = regions.iter().map(|&r| plain_sort_index(&t, r)).collect();
+        let exact: Vec<usize> = regions
+            .iter()
+            .map(|&r| {
+                (1..t.syms.len())
+                    .filter(|&i| is_address_candidate(&t, i) && r.holds_value(t.syms[i].st_value))
+                    .count()
+            })
+            .collect();
+        for ((r, &c), &e) in regions.iter().zip(&counts).zip(&exact) {
+            prop_assert!(c >= e && c < t.syms.len(), "{:x?}: count {} for {} candidates", r, c, e);
+        }
+        prop_assert_eq!(build_in(&t, &regions, &counts, 0), want.clone(), "counted");
+        prop_assert_eq!(build_in(&t, &regions, &exact, 0), want.clone(), "exact");
+        prop_assert_eq!(build_in(&t, &regions, &exact, 1), want.clone(), "scratch short");
+        let more: Vec<usize> = exact.iter().map(|&e| e + 3).collect();
+        prop_assert_eq!(build_in(&t, &regions, &more, 0), want, "larger");
+    }
+}
+
+/// Two small regions placed at every pair of offsets in the first cells of
+/// a grid (cells of 8 bytes: a third region ends 255 bytes after the
+/// first's base), a symbol at every address around them: region starts on
+/// cell edges and two starts in one cell (the slot search) included.
+#[test]
+fn build_in_matches_plain_sort_at_cell_edges() {
+    let lo = 0xffff_ffff_c000_0000u64;
+    let mut t = Table::new();
+    for a in lo - 2..lo + 260 {
+        t.push(b"f", a, 1);
+    }
+    for s0 in 1..4u32 {
+        for p1 in u64::from(s0)..40 {
+            for s1 in 1..4u32 {
+                for p2 in (p1 + u64::from(s1)..48).step_by(3) {
+                    let regions = [
+                        Region::new(lo, s0),
+                        Region::new(lo + p1, s1),
+                        Region::new(lo + p2, 1),
+                        Region::new(lo + 250, 6),
+                    ];
+                    let mut counts = [0; 4];
+                    index::count_regions(&t, &regions, &mut counts);
+                    let got = build_in(&t, &regions, &counts, 0);
+                    for (r, e) in regions.iter().zip(got) {
+                        assert_eq!(e, plain_sort_index(&t, *r), "{regions:x?}");
+                    }
+                }
+            }
+        }
+    }
+}
