@@ -14,6 +14,7 @@ use core::fmt::Write;
 use kernel::{prelude::*, sync::rcu, sync::Arc};
 
 use crate::{
+    accel,
     bench::{self, BenchRow},
     format::{self, Line},
     index::SymbolTable,
@@ -34,6 +35,8 @@ const LOOKUP_MAX_WRITE: usize = 4096;
 const BENCH_MAX_WRITE: usize = 4096;
 /// Most benchmark iterations.
 const BENCH_MAX_ITERATIONS: u64 = 1_000_000;
+/// Largest `accelerate` write.
+const ACCELERATE_MAX_WRITE: usize = 64;
 
 /// Creates the directory and its files.
 pub(crate) fn create(reg: Arc<Registry>) -> Result<DebugfsDir<Registry>> {
@@ -44,6 +47,7 @@ pub(crate) fn create(reg: Arc<Registry>) -> Result<DebugfsDir<Registry>> {
     dir.file::<Symbols>(c"symbols", 0o400)?;
     dir.file::<Verify>(c"verify", 0o400)?;
     dir.file::<Bench>(c"bench", 0o600)?;
+    dir.file::<Accelerate>(c"accelerate", 0o600)?;
     Ok(dir)
 }
 
@@ -483,5 +487,38 @@ impl LineFile for Bench {
         })?;
         self.rows = None;
         Ok(())
+    }
+}
+
+/// `accelerate`: whether the kernel's own module address lookups go through
+/// modsym (`1`) or not (`0`); write `1` or `0` to switch. Switched on, the
+/// lookups answered since, by an index and by a scan; switched off after a
+/// refusal, why it was refused.
+#[derive(Default)]
+struct Accelerate;
+
+/// Appends line `pos` of the `accelerate` file; `false` past its end.
+fn accelerate_line(st: &accel::Status, pos: usize, out: &mut Text) -> Result<bool> {
+    match (pos, st.on, &st.refusal) {
+        (0, on, _) => writeln!(out, "{}", u8::from(on))?,
+        (1, true, _) => writeln!(out, "indexed {}", st.indexed)?,
+        (2, true, _) => writeln!(out, "scanned {}", st.scanned)?,
+        (1, false, Some(r)) => writeln!(out, "refused {:?}: {}", r.error, r.why)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+#[vtable]
+impl LineFile for Accelerate {
+    type Data = Registry;
+    const MAX_WRITE: usize = ACCELERATE_MAX_WRITE;
+
+    fn item(&mut self, _reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
+        accelerate_line(&accel::status(), pos, out).unwrap_or(true)
+    }
+
+    fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
+        accel::set(parse::parse_switch(input).map_err(|_| EINVAL)?)
     }
 }

@@ -25,7 +25,10 @@ use kernel::{
     ThisModule,
 };
 
-use crate::index::{Region, SymbolTable};
+use crate::{
+    index::{Region, SymbolTable},
+    rcu::ReadSide,
+};
 
 /// Number of module memory types (`MOD_MEM_NUM_TYPES`).
 pub(crate) const MEM_TYPES: usize = bindings::mod_mem_type_MOD_MEM_NUM_TYPES as usize;
@@ -134,6 +137,22 @@ impl KTable {
     /// Whether both views describe the same table.
     pub(crate) fn same_as(&self, other: &KTable) -> bool {
         core::ptr::eq(self.symtab, other.symtab)
+    }
+
+    /// Where entry `i`'s NUL-terminated name starts (`strtab + st_name`), the
+    /// pointer `find_kallsyms_symbol()` returns; `None` if out of range.
+    ///
+    /// Valid to read under the table's lifetime rule (see [`KTable`]).
+    // Used by the ftrace hook (accel.rs), which not every kernel has.
+    #[cfg_attr(
+        not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+        expect(dead_code)
+    )]
+    pub(crate) fn name_ptr(&self, i: usize) -> Option<*const u8> {
+        let off = self.name_offset(i)?;
+        // No dereference here: the offset stays inside `strtab` (type
+        // invariant), computed without `unsafe`.
+        Some(self.strtab.wrapping_add(off))
     }
 
     fn name_offset(&self, i: usize) -> Option<usize> {
@@ -254,7 +273,8 @@ impl Drop for ModuleHold {
 ///
 /// `ptr` points to a `struct module` that is not freed during `'a`: `'a` is
 /// the duration of a module notifier callback for it, of an RCU read-side
-/// critical section in which it was found on the module list, of the
+/// critical section in which it was found on the module list (by modsym, or
+/// by the kernel before it called `find_kallsyms_symbol()`), of the
 /// adoption of already loaded modules under the notifier's event lock, or of
 /// a build deferred by an event for it, which its GOING event waits for (see
 /// `notifier.rs`). If `init_ok`, its init-time symbol table and init regions
@@ -384,13 +404,17 @@ impl ModuleRef<'_> {
     /// it is LIVE).
     ///
     /// Reads the init part whatever `init_ok` says, like the kernel: the
-    /// module was found on the module list under `_guard`, and the kernel
-    /// frees module and init memory (with the init-time table) only after a
-    /// grace period; use the result only while `_guard` is held.
+    /// module was found on the module list (or by the kernel, for its own
+    /// lookups) inside the read-side critical section `_rcu` proves, and the
+    /// kernel frees module and init memory (with the init-time table) only
+    /// after a grace period; use the result only while `_rcu` lives.
+    ///
+    /// Calls nothing traceable (atomic loads are Rust helpers, which ftrace
+    /// does not instrument): the replacement of `find_kallsyms_symbol()` uses it.
     pub(crate) fn kernel_scan_target(
         &self,
         addr: u64,
-        _guard: &rcu::Guard,
+        _rcu: &impl ReadSide,
         resolvable: impl Fn(usize) -> bool,
     ) -> Option<(Region, KTable)> {
         let region = (0..MEM_TYPES).filter(|&t| resolvable(t)).find_map(|t| {
@@ -405,7 +429,7 @@ impl ModuleRef<'_> {
             return None;
         }
         // SAFETY: `k` is the module's current `mod_kallsyms`, core or
-        // init-time, not freed before `_guard` is dropped (above).
+        // init-time, not freed before the read side `_rcu` proves ends (above).
         Some((region, unsafe { Self::table(k) }))
     }
 

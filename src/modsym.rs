@@ -18,7 +18,9 @@
 //!   types: [`index`], [`parse`], [`format`], [`parity`].
 //! - The only files with `unsafe` code, one kernel interface each: [`kmod`]
 //!   (`struct module`, the module list), [`notifier`], [`rcu`], [`seqfile`]
-//!   (debugfs and `seq_file`), [`kcall`] (single kernel functions).
+//!   (debugfs and `seq_file`), [`kcall`] (single kernel functions),
+//!   [`accel`] (the ftrace hook that routes the kernel's own lookups through
+//!   the index, off by default).
 //! - Safe code (`#![forbid(unsafe_code)]`): [`registry`], [`debugfs`],
 //!   [`verify`], [`bench`].
 //!
@@ -38,6 +40,7 @@ mod parity;
 #[allow(unreachable_pub)]
 mod parse;
 
+mod accel;
 mod kcall;
 mod kmod;
 mod notifier;
@@ -67,11 +70,13 @@ module! {
     },
 }
 
-/// The module instance. Fields drop in order: debugfs first (no new readers),
-/// then the registry (unregisters the notifier, frees every index after a
-/// grace period).
+/// The module instance. Fields drop in order: debugfs first (no new readers,
+/// nobody left to switch acceleration on), then acceleration is switched off
+/// (the kernel's lookups leave modsym's code and index), then the registry
+/// (unregisters the notifier, frees every index after a grace period).
 struct Modsym {
     _debugfs: Option<seqfile::DebugfsDir<registry::Registry>>,
+    _accel: accel::Accel,
     _registry: Arc<registry::Registry>,
 }
 
@@ -85,6 +90,9 @@ impl kernel::Module for Modsym {
         if module_parameters::log_walk.value() {
             reg.log_walk(module);
         }
+        // Off; switched on through debugfs. Dropped (switched off) before
+        // the registry on every path out.
+        let accel = accel::Accel::new(reg.clone())?;
         // debugfs is optional (kernel convention); created last so that no
         // file can be open if an earlier step fails.
         let dir = match debugfs::create(reg.clone()) {
@@ -98,6 +106,7 @@ impl kernel::Module for Modsym {
         pr_info!("indexed {} modules, {} symbols\n", modules, symbols);
         Ok(Modsym {
             _debugfs: dir,
+            _accel: accel,
             _registry: reg,
         })
     }

@@ -516,3 +516,100 @@ pub fn parse_count(input: &[u8], max: u64) -> Result<u64, ParseError> {
         n => Ok(n),
     }
 }
+
+/// Parses an `accelerate` write: `1` (on) or `0` (off), surrounding
+/// whitespace ignored.
+///
+/// # Errors
+///
+/// [`ParseError::Empty`] without a token, [`ParseError::ExtraToken`] for a
+/// second one, [`ParseError::InvalidDigit`] for any other token.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::parse::{parse_switch, ParseError};
+///
+/// assert_eq!(parse_switch(b"1\n"), Ok(true));
+/// assert_eq!(parse_switch(b" 0 "), Ok(false));
+/// assert_eq!(parse_switch(b"01"), Err(ParseError::InvalidDigit { offset: 0 }));
+/// assert_eq!(parse_switch(b"on"), Err(ParseError::InvalidDigit { offset: 0 }));
+/// assert_eq!(parse_switch(b"\n"), Err(ParseError::Empty));
+/// ```
+pub fn parse_switch(input: &[u8]) -> Result<bool, ParseError> {
+    match single_token(input)? {
+        (_, b"1") => Ok(true),
+        (_, b"0") => Ok(false),
+        (start, _) => Err(ParseError::InvalidDigit { offset: start }),
+    }
+}
+
+/// A symbol as `sprint_symbol()` prints it, see [`parse_symbol_line`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// The kernel module uses it only where it has ftrace (accel.rs).
+#[allow(dead_code)]
+pub struct SymbolLine<'a> {
+    /// The symbol name.
+    pub name: &'a [u8],
+    /// Offset of the address into the symbol.
+    pub offset: u64,
+    /// Size of the symbol.
+    pub size: u64,
+    /// The module, for a module symbol (`None` for vmlinux).
+    pub module: Option<&'a [u8]>,
+}
+
+/// Parses `sprint_symbol()`'s output: `name+0xoff/0xsize`, followed by
+/// ` [module]` for a module symbol. `None` for anything else, such as the
+/// bare `0x<addr>` of an address no symbol covers.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::parse::{parse_symbol_line, SymbolLine};
+///
+/// let s = parse_symbol_line(b"find_kallsyms_symbol+0x0/0x1a0").unwrap();
+/// assert_eq!((s.name, s.offset, s.size, s.module), (&b"find_kallsyms_symbol"[..], 0, 0x1a0, None));
+/// let s = parse_symbol_line(b"ext4_fill_super+0x10/0x17b0 [ext4]").unwrap();
+/// assert_eq!((s.name, s.offset, s.module), (&b"ext4_fill_super"[..], 0x10, Some(&b"ext4"[..])));
+/// assert_eq!(parse_symbol_line(b"0xffffffff81000000"), None);
+/// assert_eq!(parse_symbol_line(b"f+0x1/0x"), None);
+/// ```
+// The kernel module uses it only where it has ftrace (accel.rs).
+#[allow(dead_code)]
+pub fn parse_symbol_line(line: &[u8]) -> Option<SymbolLine<'_>> {
+    let (symbol, module) = match line.strip_suffix(b"]") {
+        Some(rest) => {
+            let open = rest.windows(2).rposition(|w| w == b" [")?;
+            (rest.get(..open)?, Some(rest.get(open + 2..)?))
+        }
+        None => (line, None),
+    };
+    let plus = symbol.iter().rposition(|&b| b == b'+')?;
+    let (name, numbers) = (symbol.get(..plus)?, symbol.get(plus + 1..)?);
+    let slash = numbers.iter().position(|&b| b == b'/')?;
+    let offset = prefixed_hex(numbers.get(..slash)?)?;
+    let size = prefixed_hex(numbers.get(slash + 1..)?)?;
+    if name.is_empty() || module.is_some_and(|m| m.is_empty()) {
+        return None;
+    }
+    Some(SymbolLine {
+        name,
+        offset,
+        size,
+        module,
+    })
+}
+
+/// `0x` and 1 to [`MAX_HEX_DIGITS`] hexadecimal digits, as `%lx` prints them.
+// The kernel module uses it only where it has ftrace (accel.rs).
+#[allow(dead_code)]
+fn prefixed_hex(token: &[u8]) -> Option<u64> {
+    let digits = token.strip_prefix(b"0x")?;
+    if digits.is_empty() || digits.len() > MAX_HEX_DIGITS {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |n, &b| Some((n << 4) | hex_value(b)?))
+}

@@ -21,6 +21,52 @@ use kernel::{
     types::Opaque,
 };
 
+/// Evidence that the RCU read lock is held on this CPU for as long as the
+/// value lives.
+///
+/// # Safety
+///
+/// Implementors are only values that exist while the RCU read lock is held
+/// by the current task (or, in IRQ or NMI context, on the current CPU), and
+/// are not `Send`.
+pub(crate) unsafe trait ReadSide {}
+
+// SAFETY: A `Guard` holds the read lock while it exists (its type
+// invariant) and is not `Send`.
+unsafe impl ReadSide for rcu::Guard {}
+
+/// Evidence that a caller up the stack holds the RCU read lock: for code that
+/// must not call `rcu_read_lock()` itself, such as the replacement of
+/// `find_kallsyms_symbol()`, whose callers hold it and which must call
+/// nothing traceable (`__rcu_read_lock()` is).
+pub(crate) struct CallerHolds {
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl CallerHolds {
+    /// The evidence, taken on the caller's word.
+    ///
+    /// # Safety
+    ///
+    /// The RCU read lock is held, and stays held for as long as the returned
+    /// value lives: keep it on the stack of a function that runs inside the
+    /// caller's read-side critical section, and do not return it.
+    // Used by the ftrace hook (accel.rs), which not every kernel has.
+    #[cfg_attr(
+        not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+        expect(dead_code)
+    )]
+    pub(crate) unsafe fn assume() -> Self {
+        Self {
+            _not_send: PhantomData,
+        }
+    }
+}
+
+// SAFETY: `CallerHolds::assume()`'s caller promises the read lock is held
+// while the value lives; it is not `Send` (`*mut ()`).
+unsafe impl ReadSide for CallerHolds {}
+
 /// A published value and the RCU callback head that frees it.
 #[repr(C)]
 struct Node<T> {
@@ -57,15 +103,17 @@ impl<T: Send + Sync> RcuBox<T> {
         }
     }
 
-    /// The published value, valid while `_guard` (the RCU read lock) is held.
+    /// The published value, valid while `_rcu` (the RCU read lock) is held.
     ///
-    /// No lock, no allocation, no sleeping: usable from any context.
-    pub(crate) fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<&'a T> {
+    /// No lock, no allocation, no sleeping, and nothing traceable (the load
+    /// is a Rust helper, which ftrace does not instrument): usable from any
+    /// context, including the kernel's own symbol lookups.
+    pub(crate) fn get<'a>(&'a self, _rcu: &'a impl ReadSide) -> Option<&'a T> {
         let p = self.ptr.load(Acquire);
         // SAFETY: A non-null pointer was published by `swap()` from a `KBox`,
         // and is only freed by the RCU callback `swap()` queued when it was
-        // unpublished, which runs after a grace period; the caller holds the
-        // RCU read lock (`_guard`) and the returned borrow cannot outlive it.
+        // unpublished, which runs after a grace period; the RCU read lock is
+        // held (`_rcu`, a `ReadSide`) and the returned borrow cannot outlive it.
         unsafe { p.as_ref() }.map(|node| &node.value)
     }
 

@@ -75,7 +75,7 @@ use crate::{
     },
     notifier::{Events, ModuleEvents, ModuleNotifier, Next},
     parity::RegionView,
-    rcu::RcuBox,
+    rcu::{RcuBox, ReadSide},
 };
 
 /// Nanoseconds since `start`.
@@ -619,6 +619,70 @@ impl Snapshot {
     }
 }
 
+/// `find_kallsyms_symbol()`'s answer for an address, see [`kernel_answer`].
+// Used by the ftrace hook (accel.rs), which not every kernel has.
+#[cfg_attr(
+    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+    expect(dead_code)
+)]
+pub(crate) struct KernelAnswer {
+    /// The table the kernel scans and the symbol it finds there, if any.
+    pub(crate) found: Option<(KTable, Hit)>,
+    /// Whether a published index gave the answer (else a linear scan did).
+    pub(crate) indexed: bool,
+}
+
+/// What the kernel's `find_kallsyms_symbol(m, addr)` returns right now,
+/// exactly: the replacement of that function (`accel.rs`) answers with this.
+///
+/// The region and the table are the ones the kernel would scan at this
+/// instant ([`ModuleRef::kernel_scan_target`]: the first region of `m`
+/// holding `addr`, and `rcu_dereference(m->kallsyms)`). `reg`'s published
+/// index answers only if it has an index for that very module, region and
+/// table (the exactness guard); otherwise the table is scanned like the
+/// kernel does: a module COMING before modsym's notifier ran, the core
+/// regions of a COMING module (the kernel scans the init-time table), init
+/// text between the LIVE notifier and the switch to `core_kallsyms`, a
+/// module whose index is pending, or one not indexed for lack of memory.
+///
+/// No lock, no allocation, no sleeping, nothing traceable: runs in any
+/// context the kernel's lookups run in, inside the caller's RCU read side.
+// Used by the ftrace hook (accel.rs), which not every kernel has.
+#[cfg_attr(
+    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+    expect(dead_code)
+)]
+pub(crate) fn kernel_answer(
+    reg: Option<&Registry>,
+    m: &ModuleRef<'_>,
+    addr: u64,
+    rcu: &impl ReadSide,
+) -> KernelAnswer {
+    let Some((region, table)) = m.kernel_scan_target(addr, rcu, resolvable_type) else {
+        return KernelAnswer {
+            found: None,
+            indexed: false,
+        };
+    };
+    let indexed = reg
+        .and_then(|r| r.snapshot(rcu))
+        .and_then(|s| s.find(addr))
+        .filter(|(mi, part, ri)| {
+            mi.module.id() == m.id() && ri.region == region && part.table.same_as(&table)
+        });
+    match indexed {
+        Some((_, part, ri)) => KernelAnswer {
+            found: index::lookup(&part.table, ri.region, &ri.entries, addr)
+                .map(|h| (part.table, h)),
+            indexed: true,
+        },
+        None => KernelAnswer {
+            found: index::lookup_by_scan(&table, region, addr).map(|h| (table, h)),
+            indexed: false,
+        },
+    }
+}
+
 /// Answer of an address lookup.
 pub(crate) struct Resolution<'a> {
     /// The module.
@@ -922,9 +986,9 @@ impl Registry {
         })
     }
 
-    /// The published snapshot, valid while `guard` is held.
-    pub(crate) fn snapshot<'a>(&'a self, guard: &'a rcu::Guard) -> Option<&'a Snapshot> {
-        self.published.get(guard)
+    /// The published snapshot, valid while `rcu` (the RCU read side) lives.
+    pub(crate) fn snapshot<'a>(&'a self, rcu: &'a impl ReadSide) -> Option<&'a Snapshot> {
+        self.published.get(rcu)
     }
 
     /// Appends the `0x<addr> <name>+0x<off>/0x<size> [<mod>]\n` or

@@ -388,3 +388,71 @@ fn counts() {
     assert_eq!(parse_count(b"1e3", 10), Err(InvalidDigit { offset: 1 }));
     assert_eq!(parse_count(b"\x001", 10), Err(InvalidDigit { offset: 0 }));
 }
+
+#[test]
+fn accelerate_switch() {
+    use modsym_core::parse::parse_switch;
+    assert_eq!(parse_switch(b"1"), Ok(true));
+    assert_eq!(parse_switch(b"1\n"), Ok(true));
+    assert_eq!(parse_switch(b"\t0 \n"), Ok(false));
+    assert_eq!(parse_switch(b""), Err(ParseError::Empty));
+    assert_eq!(
+        parse_switch(b"2"),
+        Err(ParseError::InvalidDigit { offset: 0 })
+    );
+    assert_eq!(
+        parse_switch(b" 10"),
+        Err(ParseError::InvalidDigit { offset: 1 })
+    );
+    assert_eq!(
+        parse_switch(b"1 0"),
+        Err(ParseError::ExtraToken { offset: 2 })
+    );
+}
+
+#[test]
+fn sprint_symbol_lines() {
+    use modsym_core::parse::{parse_symbol_line, SymbolLine};
+    assert_eq!(
+        parse_symbol_line(b"find_kallsyms_symbol+0x0/0x1a0"),
+        Some(SymbolLine {
+            name: b"find_kallsyms_symbol",
+            offset: 0,
+            size: 0x1a0,
+            module: None
+        })
+    );
+    assert_eq!(
+        parse_symbol_line(b"dup_helper+0xf/0x10 [modsym_test]"),
+        Some(SymbolLine {
+            name: b"dup_helper",
+            offset: 0xf,
+            size: 0x10,
+            module: Some(&b"modsym_test"[..])
+        })
+    );
+    // The last `+` separates the name (names may hold one).
+    assert_eq!(
+        parse_symbol_line(b"a+b+0x1/0x2").map(|s| s.name),
+        Some(&b"a+b"[..])
+    );
+    for bad in [
+        &b"0xffffffffa0000000"[..],
+        b"",
+        b"+0x1/0x2",
+        b"f+0x1/0x",
+        b"f+1/0x2",
+        b"f+0x1",
+        b"f+0x1/0x2 []",
+        b"f+0x1/0x2]",
+        b"f+0x1/0x11111111111111111",
+        b"f+0xg/0x2",
+    ] {
+        assert_eq!(
+            parse_symbol_line(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
