@@ -1,0 +1,318 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Acceleration (KTAP): writing 1 to modsym's `accelerate` routes the kernel's own module
+# address lookups (find_kallsyms_symbol(): %pS, stack traces, available_filter_functions)
+# through modsym's index; every answer must stay byte-identical, and 0 switches it off.
+# Needs ftrace (CONFIG_DYNAMIC_FTRACE_WITH_ARGS); without it those tests skip and the
+# refusal (EOPNOTSUPP) is tested instead. Loads and unloads modules; leaves modsym unloaded.
+# ACCEL_SECONDS (default STRESS_SECONDS, else 60) bounds the switching storm.
+# shellcheck shell=dash disable=SC2317 # tests run through ktap_run
+# shellcheck source=ktap.sh
+. "$(dirname "$0")/ktap.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+ktap_print_header
+
+[ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
+seconds=${ACCEL_SECONDS:-${STRESS_SECONDS:-60}}
+work=$(mktemp -d)
+ACCEL=$MODSYM_DEBUGFS/accelerate
+
+tracing=/sys/kernel/tracing
+if [ -d "$tracing" ] && [ ! -e "$tracing/available_filter_functions" ]; then
+	mount -t tracefs tracefs "$tracing" 2>/dev/null
+fi
+[ -e "$tracing/available_filter_functions" ] || tracing=/sys/kernel/debug/tracing
+# have_ftrace: the kernel has dynamic ftrace (its function listing exists).
+have_ftrace() { [ -e "$tracing/available_filter_functions" ]; }
+
+# accel_state: 1 or 0, the first line of `accelerate`.
+accel_state() { head -n 1 "$ACCEL"; }
+# accel_set 1|0: switch; fails as the write does (its error on stderr).
+accel_set() { echo "$1" >"$ACCEL"; }
+# accel_counts: the lookups answered since switched on, by an index and by a scan.
+accel_counts() { awk 'NR > 1 { printf "%s ", $0 }' "$ACCEL"; }
+# accel_count WHAT: `indexed` or `scanned`, as a number (0 when off).
+accel_count() { awk -v w="$1" '$1 == w { n = $2 } END { print n + 0 }' "$ACCEL"; }
+
+# now_cs: centiseconds since boot.
+now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
+# seconds_since CS: seconds since centisecond CS, two decimals.
+seconds_since() { awk -v a="$1" '{ printf "%.2f\n", ($1 * 100 - a) / 100 }' /proc/uptime; }
+
+# same_files WHAT A B: A and B are byte-identical, else the first differences are logged.
+same_files() {
+	cmp -s "$2" "$3" && return 0
+	ktap_msg "$1 differ ($(wc -l <"$2") and $(wc -l <"$3") lines):"
+	diff "$2" "$3" | head -n 10 | while read -r line; do ktap_msg "$line"; done
+	return 1
+}
+
+# listing NAME: available_filter_functions into $work/NAME.aff, and
+# available_filter_functions_addrs into $work/NAME.addrs where the kernel has it.
+listing() {
+	local start
+	start=$(now_cs)
+	cat "$tracing/available_filter_functions" >"$work/$1.aff" || return 1
+	ktap_msg "available_filter_functions, acceleration $(accel_state): $(seconds_since "$start") s, $(wc -l <"$work/$1.aff") lines"
+	: >"$work/$1.addrs"
+	[ ! -e "$tracing/available_filter_functions_addrs" ] ||
+		cat "$tracing/available_filter_functions_addrs" >"$work/$1.addrs"
+}
+
+# listings_match: the listings (and set_ftrace_filter for ext4's functions) are
+# byte-identical with acceleration off and on; acceleration is off afterwards.
+listings_match() {
+	accel_set 0 && listing off && mod_filter off || return 1
+	accel_set 1 || return 1
+	listing on && mod_filter on || return 1
+	ktap_msg "answered while on: $(accel_counts)"
+	accel_set 0 || return 1
+	same_files available_filter_functions "$work/off.aff" "$work/on.aff" &&
+		same_files available_filter_functions_addrs "$work/off.addrs" "$work/on.addrs" &&
+		same_files "set_ftrace_filter of *:mod:ext4" "$work/off.filter" "$work/on.filter"
+}
+
+# mod_filter NAME: set_ftrace_filter after selecting ext4's functions (the kernel looks up
+# every function record to match them), into $work/NAME.filter; the filter is emptied again.
+mod_filter() {
+	echo '*:mod:ext4' >"$tracing/set_ftrace_filter" || return 1
+	cat "$tracing/set_ftrace_filter" >"$work/$1.filter"
+	echo >"$tracing/set_ftrace_filter"
+	[ -s "$work/$1.filter" ] || {
+		ktap_msg "set_ftrace_filter is empty after *:mod:ext4"
+		return 1
+	}
+}
+
+have_livepatch() { have_module livepatch-sample && [ -d /sys/kernel/livepatch ]; }
+unload_livepatch() {
+	loaded livepatch_sample || return 0
+	if [ -d /sys/kernel/livepatch/livepatch_sample ]; then
+		echo 0 >/sys/kernel/livepatch/livepatch_sample/enabled || return 1
+		wait_for 60 test ! -d /sys/kernel/livepatch/livepatch_sample || return 1
+	fi
+	unload livepatch_sample
+}
+
+# (a) Off at load; 1 and 0 switch and `accelerate` says so; writing the current state again
+# is fine; anything else is refused; rmmod modsym while on switches off and unloads.
+t_switch() {
+	have_ftrace || return "$KSFT_SKIP"
+	unload modsym && load modsym || return 1
+	expect_eq "state at load" "$(accel_state)" 0 || return 1
+	accel_set 1 || {
+		ktap_msg "switching on failed: $(tr '\n' ' ' <"$ACCEL")"
+		return 1
+	}
+	expect_eq "state after 1" "$(accel_state)" 1 || return 1
+	# The check at switch-on went through the replacement.
+	[ "$(($(accel_count indexed) + $(accel_count scanned)))" -gt 0 ] || {
+		ktap_msg "no lookup answered while on: $(tr '\n' ' ' <"$ACCEL")"
+		return 1
+	}
+	accel_set 1 && expect_eq "state after 1 again" "$(accel_state)" 1 || return 1
+	accel_set 0 && expect_eq "state after 0" "$(accel_state)" 0 || return 1
+	accel_set 0 && expect_eq "state after 0 again" "$(accel_state)" 0 || return 1
+	for bad in 2 on 01 "1 1" -1; do
+		if accel_set "$bad" 2>/dev/null; then
+			ktap_msg "writing '$bad' succeeded"
+			return 1
+		fi
+	done
+	# An empty write, and one over the limit.
+	if printf '\n' >"$ACCEL" 2>/dev/null || printf '%0100d' 1 >"$ACCEL" 2>/dev/null; then
+		ktap_msg "an empty or a 100-byte write succeeded"
+		return 1
+	fi
+	expect_eq "state after bad writes" "$(accel_state)" 0 || return 1
+	accel_set 1 && rmmod modsym || return 1
+	load modsym && expect_eq "state after reload" "$(accel_state)" 0
+}
+
+# (b) available_filter_functions (and its _addrs variant, and a :mod: filter) byte-identical
+# off and on, with ext4, the 20,000-function module, modsym_test and livepatch-sample loaded.
+t_listing() {
+	have_ftrace || return "$KSFT_SKIP"
+	loaded modsym || load modsym || return 1
+	load_ext4 && { loaded modsym_bulk20k || load modsym_bulk20k; } || return 1
+	loaded modsym_test || load modsym_test || return 1
+	if have_livepatch; then
+		loaded livepatch_sample || load livepatch-sample || return 1
+		wait_for 60 grep -q "live patched" /proc/cmdline || return 1
+	else
+		ktap_msg "no livepatch-sample here"
+	fi
+	listings_match || return 1
+	for m in ext4 modsym_test; do
+		grep -q "\\[$m\\]\$" "$work/on.aff" || {
+			ktap_msg "the listing lacks $m's functions"
+			return 1
+		}
+	done
+	unload_livepatch
+}
+
+# (c) %pS without /proc/kallsyms: the kernel's names for the function records of modules
+# (available_filter_functions_addrs) are modsym's `resolve` answers for those addresses,
+# off and on; and /proc/PID/stack of a task waiting in the init text of a COMING module
+# (the kernel scans its init-time table there) names the same frames off and on.
+t_pS() {
+	have_ftrace || return "$KSFT_SKIP"
+	loaded modsym || load modsym || return 1
+	load_ext4 && { loaded modsym_test || load modsym_test; } || return 1
+	if [ -e "$tracing/available_filter_functions_addrs" ]; then
+		for state in 0 1; do
+			accel_set "$state" && names_are_modsyms "$state" || return 1
+		done
+	else
+		ktap_msg "no available_filter_functions_addrs here"
+	fi
+	accel_set 0 || return 1
+	unload modsym_test || return 1
+	load modsym_test wait=1 &
+	wait_for 30 test -e "$TEST_RELEASE" || return 1
+	status=0
+	coming_stacks || status=1
+	echo 1 >"$TEST_RELEASE"
+	wait || return 1
+	return "$status"
+}
+
+# names_are_modsyms STATE: each [ext4] or [modsym_test] line of available_filter_functions_addrs
+# names the symbol modsym resolves its address to, in that module.
+names_are_modsyms() {
+	# (Records the kernel cannot name, which it lists as __ftrace_invalid_address___*, left out.)
+	awk '($3 == "[ext4]" || $3 == "[modsym_test]") && $2 !~ /^__ftrace_invalid_address__/ { print $1, $2, $3 }' \
+		"$tracing/available_filter_functions_addrs" >"$work/records"
+	[ -s "$work/records" ] || {
+		ktap_msg "no ext4 or modsym_test records"
+		return 1
+	}
+	awk '{ print "0x" $1 }' "$work/records" >"$work/record-addrs"
+	resolve_file "$work/record-addrs" >"$work/record-names" || return 1
+	awk 'NR == FNR { name[++n] = $2; mod[n] = $3; next }
+		{ got++; sym = $2; sub(/\+0x[0-9a-f]+\/0x[0-9a-f]+$/, "", sym) }
+		sym != name[got] || $NF != mod[got] {
+			if (++bad < 4) print "# record " name[got] " " mod[got] ", modsym: " $0 }
+		END { if (got != n) { print "# " got " answers for " n " records"; exit 1 }
+			exit bad > 0 }' "$work/records" "$work/record-names" || return 1
+	ktap_msg "acceleration $1: $(wc -l <"$work/records") function records named as modsym resolves them"
+}
+
+# coming_stacks: the [modsym_test] frames of the waiting insmod's /proc/PID/stack, off and on.
+coming_stacks() {
+	stack=$(grep -l '\[modsym_test\]' /proc/[0-9]*/stack 2>/dev/null | head -n 1)
+	[ -n "$stack" ] || {
+		ktap_msg "no task has a [modsym_test] frame"
+		return 1
+	}
+	for state in 0 1; do
+		accel_set "$state" || return 1
+		grep '\[modsym_test\]' "$stack" >"$work/stack.$state"
+	done
+	accel_set 0 || return 1
+	ktap_msg "$stack: $(tr '\n' ' ' <"$work/stack.1")"
+	grep -q 'modsym_test_init_helper+0x[0-9a-f]*/0x[0-9a-f]* \[modsym_test\]' "$work/stack.0" || {
+		ktap_msg "no modsym_test_init_helper frame"
+		return 1
+	}
+	same_files "[modsym_test] frames" "$work/stack.0" "$work/stack.1"
+}
+
+# Each worker loops until the stop file appears and leaves its count in $work/<name>.count.
+worker() {
+	local name=$1 n=0
+	shift
+	while [ ! -e "$work/stop" ]; do
+		"$@" && n=$((n + 1))
+	done
+	echo "$n" >"$work/$name.count"
+}
+
+toggle_once() {
+	accel_set 1 2>>"$work/toggle.err" && accel_set 0 2>>"$work/toggle.err" && return 0
+	echo fail >>"$work/toggle.failed"
+	return 1
+}
+listing_once() { cat "$tracing/available_filter_functions" >/dev/null; }
+module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { print "0x" $1 }' /proc/kallsyms | head -n 500; }
+resolve_once() {
+	module_functions >"$work/storm-addrs" && resolve_file "$work/storm-addrs" >/dev/null
+}
+load_cycle() {
+	load_only modsym_test && unload modsym_test || return 1
+	! load_only modsym_test fail=1 2>/dev/null || return 1
+	load_only modsym_test wait=1 &
+	wait_for 30 test -e "$TEST_RELEASE" || return 1
+	grep -h '\[modsym_test\]' /proc/[0-9]*/stack >/dev/null 2>&1
+	echo 1 >"$TEST_RELEASE"
+	wait && unload modsym_test
+}
+ext4_cycle() { load_ext4 && unload_ext4; }
+
+# (d) Switching on and off in a loop while modules load and unload (one whose init fails,
+# one that waits in init) and readers list available_filter_functions and resolve; then
+# off, the listings are identical off and on again and modsym is exact.
+t_storm() {
+	have_ftrace || return "$KSFT_SKIP"
+	loaded modsym || load modsym || return 1
+	unload modsym_test && unload modsym_bulk20k && unload_ext4 || return 1
+	rm -f "$work/stop" "$work/toggle.failed" "$work/toggle.err"
+	worker toggles toggle_once &
+	worker listings listing_once &
+	worker resolves resolve_once &
+	worker loads load_cycle &
+	worker ext4 ext4_cycle &
+	sleep "$seconds"
+	touch "$work/stop"
+	wait
+	ktap_msg "storm ${seconds}s: $(cat "$work/toggles.count") on/off cycles, $(cat "$work/listings.count") listings," \
+		"$(cat "$work/resolves.count") resolve batches, $(cat "$work/loads.count") modsym_test cycles," \
+		"$(cat "$work/ext4.count") ext4 stack cycles"
+	[ ! -e "$work/toggle.failed" ] || {
+		ktap_msg "$(wc -l <"$work/toggle.failed") switches failed: $(sort -u "$work/toggle.err" | head -n 3 | tr '\n' ' ')"
+		return 1
+	}
+	[ "$(cat "$work/toggles.count")" -gt 0 ] && [ "$(cat "$work/listings.count")" -gt 0 ] || return 1
+	accel_set 0 && expect_eq "state after the storm" "$(accel_state)" 0 || return 1
+	unload modsym_test && load_ext4 && load modsym_test || return 1
+	listings_match && modules_exact && verify_clean
+}
+
+# (e) Without ftrace, switching on is refused with EOPNOTSUPP, `accelerate` says why, and
+# modsym keeps answering.
+t_refusal() {
+	have_ftrace && return "$KSFT_SKIP"
+	loaded modsym || load modsym || return 1
+	loaded modsym_test || load modsym_test || return 1
+	if accel_set 1 2>"$work/refusal.err"; then
+		ktap_msg "switching on succeeded without ftrace"
+		return 1
+	fi
+	ktap_msg "write 1: $(cat "$work/refusal.err"); accelerate: $(tr '\n' ' ' <"$ACCEL")"
+	grep -qi "not supported" "$work/refusal.err" || return 1
+	expect_eq "state after the refusal" "$(accel_state)" 0 || return 1
+	grep -q '^refused EOPNOTSUPP: ' "$ACCEL" || return 1
+	accel_set 0 || return 1
+	a=$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)")
+	case $(resolve "$a") in
+	"$a modsym_test_core_fn+0x0/0x"*" [modsym_test]") ;;
+	*) ktap_msg "resolve after the refusal: $(resolve "$a")" && return 1 ;;
+	esac
+	verify_clean
+}
+
+t_cleanup() {
+	unload_livepatch && unload modsym_test && unload modsym_bulk20k && unload_ext4 && unload modsym
+}
+
+ktap_set_plan 6
+ktap_run "accelerate switches on and off, refuses bad input, is off after rmmod while on" t_switch
+ktap_run "available_filter_functions byte-identical off and on (ext4, modsym_bulk20k, livepatch-sample)" t_listing
+ktap_run "%pS off and on: function records named as modsym resolves them, COMING init frames" t_pS
+ktap_run "switching on and off while modules load and unload and readers list and resolve" t_storm
+ktap_run "without ftrace, switching on is refused with EOPNOTSUPP and modsym keeps answering" t_refusal
+ktap_run "unload everything" t_cleanup
+rm -rf "$work"
+ktap_finish
