@@ -94,7 +94,7 @@ check:
 	TARGETS="$(TARGETS)" SUITES="$(SUITES)" scripts/check
 
 bench:
-	scripts/bench $(ARCH)
+	$(if $(filter undefined,$(origin KDIR)),,KDIR=$(KDIR)) scripts/bench $(ARCH)
 
 clean:
 	rm -rf build target
@@ -113,7 +113,7 @@ help:
 	@echo '                  MODSYM_TARGETS works too) and, with SUITES, only these selftests of'
 	@echo '                  scripts/selftests, without the host tests and the harness self-test'
 	@echo '  make payload    build/<arch>-<profile>/payload: modules and selftests for any machine'
-	@echo '  make bench [ARCH=arm64]'
+	@echo '  make bench [ARCH=arm64] [KDIR=<kernel build dir>]'
 	@echo '                  boot a guest and print the performance report (markdown; also'
 	@echo '                  build/bench/<arch>/results.md and lookup.svg)'
 	@echo '  make clean      remove build outputs (the toolchain cache stays in $$MODSYM_CACHE)'

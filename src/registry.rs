@@ -151,8 +151,7 @@ pub(crate) struct TableIndex {
     pub(crate) regions: KVec<RegionIndex>,
     /// Name index (core table only), built on first use by
     /// [`Registry::ensure_names`]: sorting every name costs more than the
-    /// address index and would sit on every module load, in the COMING
-    /// notifier.
+    /// address index, and few modules are ever looked up by name.
     names: SetOnce<KVVec<u32>>,
     /// Whether an address candidate's name is too long for the kernel's
     /// `%pS` (see [`TableIndex::has_long_names`]); found on first use.

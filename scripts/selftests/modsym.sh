@@ -218,6 +218,22 @@ deferred_build_checks() {
 	verify_clean
 }
 
+# rmmod modsym while a build reads a module that is unloaded meanwhile: modsym's exit stops
+# the builds while its notifier still hears that module's GOING, so the unload waits for the
+# build instead of freeing the module under it (KASAN reports the use after free on the
+# debug kernel otherwise).
+t_unload_during_build() {
+	unload modsym_test && rmmod modsym || return 1
+	load modsym build_delay_ms=3000 && load_only modsym_test || return 1
+	index_pending modsym_test || return 1
+	rmmod modsym &
+	exiting=$!
+	sleep 1
+	unload modsym_test || return 1
+	wait "$exiting" || return 1
+	load modsym && load modsym_test
+}
+
 # held_indexes: the `modules` file's last line, "N BYTES" (every index modsym holds).
 held_indexes() { awk '$2 == "held:" { print $3, $5 }' "$MODSYM_DEBUGFS/modules"; }
 
@@ -487,7 +503,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 25
+ktap_set_plan 26
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -501,6 +517,7 @@ ktap_run "failed init leaves no entry" t_failed_init
 ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatch
 ktap_run "20,000-function module resolves exactly" t_bulk
 ktap_run "index builds after insmod: pending, exact by the kernel's scan meanwhile, nothing left by an early rmmod" t_deferred_build
+ktap_run "rmmod modsym while a build reads a module being unloaded: no use after free" t_unload_during_build
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
 ktap_run "insmod and rmmod do not wait for a first lookup or verify of the 20,000-function module" t_events_beside_readers
 ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
