@@ -40,6 +40,24 @@ pub(crate) struct Refusal {
     pub(crate) why: &'static str,
 }
 
+impl Refusal {
+    /// The error's name, also without `CONFIG_SYMBOLIC_ERRNAME` (whose
+    /// absence makes `Error`'s `Debug` print a number).
+    pub(crate) fn error_name(&self) -> &'static str {
+        [
+            (EOPNOTSUPP, "EOPNOTSUPP"),
+            (ENOENT, "ENOENT"),
+            (EINVAL, "EINVAL"),
+            (EBUSY, "EBUSY"),
+            (EIO, "EIO"),
+            (ENOMEM, "ENOMEM"),
+        ]
+        .iter()
+        .find(|(e, _)| *e == self.error)
+        .map_or("error", |(_, name)| name)
+    }
+}
+
 /// What the `accelerate` file shows.
 pub(crate) struct Status {
     /// Whether the kernel's lookups go through modsym.
@@ -136,7 +154,7 @@ pub(crate) fn set(on: bool) -> Result {
             Ok(())
         }
         Err(r) => {
-            pr_info!("acceleration refused ({:?}): {}\n", r.error, r.why);
+            pr_info!("acceleration refused ({}): {}\n", r.error_name(), r.why);
             s.refusal = Some(r);
             // Normally off again; on if the hook could not be removed.
             s.on = hook::registered();

@@ -503,7 +503,7 @@ fn accelerate_line(st: &accel::Status, pos: usize, out: &mut Text) -> Result<boo
         (0, on, _) => writeln!(out, "{}", u8::from(on))?,
         (1, true, _) => writeln!(out, "indexed {}", st.indexed)?,
         (2, true, _) => writeln!(out, "scanned {}", st.scanned)?,
-        (1, false, Some(r)) => writeln!(out, "refused {:?}: {}", r.error, r.why)?,
+        (1, false, Some(r)) => writeln!(out, "refused {}: {}", r.error_name(), r.why)?,
         _ => return Ok(false),
     }
     Ok(true)
