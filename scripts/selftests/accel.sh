@@ -220,16 +220,6 @@ coming_stacks() {
 	same_files "[modsym_test] frames" "$work/stack.0" "$work/stack.1"
 }
 
-# Each worker loops until the stop file appears and leaves its count in $work/<name>.count.
-worker() {
-	local name=$1 n=0
-	shift
-	while [ ! -e "$work/stop" ]; do
-		"$@" && n=$((n + 1))
-	done
-	echo "$n" >"$work/$name.count"
-}
-
 toggle_once() {
 	accel_set 1 2>>"$work/toggle.err" && accel_set 0 2>>"$work/toggle.err" && return 0
 	echo fail >>"$work/toggle.failed"

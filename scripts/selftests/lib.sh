@@ -159,3 +159,15 @@ modules_exact() {
 		return 1
 	}
 }
+
+# worker NAME CMD...: runs CMD until the file $work/stop appears (the suite's $work
+# directory), and leaves how many runs succeeded in $work/NAME.count.
+# shellcheck disable=SC2154 # $work is set by the suite that sources this
+worker() {
+	local name=$1 n=0
+	shift
+	while [ ! -e "$work/stop" ]; do
+		"$@" && n=$((n + 1))
+	done
+	echo "$n" >"$work/$name.count"
+}

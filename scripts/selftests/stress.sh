@@ -14,16 +14,6 @@ ktap_print_header
 seconds=${STRESS_SECONDS:-60}
 work=$(mktemp -d)
 
-# Each worker loops until the stop file appears and leaves its count in $work/<name>.count.
-worker() {
-	local name=$1 n=0
-	shift
-	while [ ! -e "$work/stop" ]; do
-		"$@" && n=$((n + 1))
-	done
-	echo "$n" >"$work/$name.count"
-}
-
 # Addresses of every function of the currently loaded modules (some vanish meanwhile).
 module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { printf "0x%s ", $1 }' /proc/kallsyms; }
 
