@@ -16,7 +16,6 @@ ktap_print_header
 [ "$(id -u)" = 0 ] || ktap_skip_suite "must be root"
 seconds=${ACCEL_SECONDS:-${STRESS_SECONDS:-60}}
 work=$(mktemp -d)
-ACCEL=$MODSYM_DEBUGFS/accelerate
 
 tracing=/sys/kernel/tracing
 if [ -d "$tracing" ] && [ ! -e "$tracing/available_filter_functions" ]; then
@@ -26,12 +25,6 @@ fi
 # have_ftrace: the kernel has dynamic ftrace (its function listing exists).
 have_ftrace() { [ -e "$tracing/available_filter_functions" ]; }
 
-# accel_state: 1 or 0, the first line of `accelerate`.
-accel_state() { head -n 1 "$ACCEL"; }
-# accel_set 1|0: switch; fails as the write does (its error on stderr).
-accel_set() { echo "$1" >"$ACCEL"; }
-# accel_counts: the lookups answered since switched on, by an index and by a scan.
-accel_counts() { awk 'NR > 1 { printf "%s ", $0 }' "$ACCEL"; }
 # accel_count WHAT: `indexed` or `scanned`, as a number (0 when off).
 accel_count() { awk -v w="$1" '$1 == w { n = $2 } END { print n + 0 }' "$ACCEL"; }
 
@@ -220,6 +213,66 @@ coming_stacks() {
 	same_files "[modsym_test] frames" "$work/stack.0" "$work/stack.1"
 }
 
+# (d) NMI context: sysrq's backtraces of every CPU, taken while modsym_test's kthread spins
+# in modsym_test_spin(), name the same [modsym_test] frames off and on, and while on the
+# replacement answered them (its indexed count grew).
+t_nmi() {
+	have_ftrace || return "$KSFT_SKIP"
+	[ -e /proc/sysrq-trigger ] || {
+		ktap_msg "no /proc/sysrq-trigger (CONFIG_MAGIC_SYSRQ)"
+		return "$KSFT_SKIP"
+	}
+	loaded modsym || load modsym || return 1
+	unload modsym_test && load modsym_test spin=1 || return 1
+	status=0
+	for state in 0 1; do
+		nmi_frames "$state" || status=1
+	done
+	accel_set 0 && unload modsym_test || return 1
+	[ "$status" = 0 ] &&
+		same_files "[modsym_test] frames of the NMI backtraces" "$work/nmi.0" "$work/nmi.1"
+}
+
+# nmi_frames STATE: sysrq l with acceleration STATE; the [modsym_test] frames of the
+# backtraces, offsets dropped (the spinner moves on), into $work/nmi.STATE. The console
+# lines between the two markers are the backtraces the harness expects, not a report.
+nmi_frames() {
+	local mark="modsym-accel: backtraces with acceleration $1" before nmis
+	accel_set "$1" || return 1
+	before=$(accel_count indexed)
+	nmis=$(nmi_count)
+	echo "$mark" >/dev/kmsg
+	echo l >/proc/sysrq-trigger
+	# Printed from NMI context, the lines reach the log a little later.
+	wait_for 20 spinner_named "$mark" && sleep 1
+	echo "modsym-accel: backtraces taken" >/dev/kmsg
+	dmesg | awk -v m="$mark" 'index($0, m) { on = 1 } on' >"$work/nmi.log"
+	grep -o '[A-Za-z0-9_.]*+0x[0-9a-f]*/0x[0-9a-f]* \[modsym_test\]' "$work/nmi.log" |
+		sed 's|+0x[0-9a-f]*/|/|' | sort -u >"$work/nmi.$1"
+	ktap_msg "acceleration $1: $(grep -c 'NMI backtrace for cpu' "$work/nmi.log") CPU backtraces," \
+		"backtrace interrupts +$(($(nmi_count) - nmis))$(dmesg | grep -q 'Pseudo-NMIs enabled' && echo ' (pseudo-NMIs)')," \
+		"frames: $(tr '\n' ' ' <"$work/nmi.$1")"
+	grep -q '^modsym_test_spin/' "$work/nmi.$1" || {
+		ktap_msg "no backtrace names modsym_test_spin:"
+		grep -E 'backtrace|RIP|pc :|modsym_test' "$work/nmi.log" | head -n 8 | while read -r line; do ktap_msg "$line"; done
+		return 1
+	}
+	[ "$1" = 0 ] || [ "$(accel_count indexed)" -gt "$before" ] || {
+		ktap_msg "the replacement answered none of the backtraces' lookups: $(accel_counts)"
+		return 1
+	}
+}
+
+# nmi_count: the interrupts that deliver other CPUs' backtraces, taken so far on every CPU
+# (x86_64's NMIs, arm64's CPU backtrace IPIs: NMIs where pseudo-NMIs are enabled).
+nmi_count() {
+	awk '/Non-maskable interrupts|CPU backtrace interrupts/ {
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i } END { print n + 0 }' /proc/interrupts
+}
+
+# spinner_named MARK: the log after MARK names modsym_test_spin.
+spinner_named() { dmesg | awk -v m="$1" 'index($0, m) { on = 1 } on' | grep -q 'modsym_test_spin+'; }
+
 toggle_once() {
 	accel_set 1 2>>"$work/toggle.err" && accel_set 0 2>>"$work/toggle.err" && return 0
 	echo fail >>"$work/toggle.failed"
@@ -241,7 +294,7 @@ load_cycle() {
 }
 ext4_cycle() { load_ext4 && unload_ext4; }
 
-# (d) Switching on and off in a loop while modules load and unload (one whose init fails,
+# (e) Switching on and off in a loop while modules load and unload (one whose init fails,
 # one that waits in init) and readers list available_filter_functions and resolve; then
 # off, the listings are identical off and on again and modsym is exact.
 t_storm() {
@@ -270,7 +323,7 @@ t_storm() {
 	listings_match && modules_exact && verify_clean
 }
 
-# (e) Without ftrace, switching on is refused with EOPNOTSUPP, `accelerate` says why, and
+# (f) Without ftrace, switching on is refused with EOPNOTSUPP, `accelerate` says why, and
 # modsym keeps answering.
 t_refusal() {
 	have_ftrace && return "$KSFT_SKIP"
@@ -297,10 +350,11 @@ t_cleanup() {
 	unload_livepatch && unload modsym_test && unload modsym_bulk20k && unload_ext4 && unload modsym
 }
 
-ktap_set_plan 6
+ktap_set_plan 7
 ktap_run "accelerate switches on and off, refuses bad input, is off after rmmod while on" t_switch
 ktap_run "available_filter_functions byte-identical off and on (ext4, modsym_bulk20k, livepatch-sample)" t_listing
 ktap_run "%pS off and on: function records named as modsym resolves them, COMING init frames" t_pS
+ktap_run "NMI backtraces of a CPU spinning in a module function name it identically off and on" t_nmi
 ktap_run "switching on and off while modules load and unload and readers list and resolve" t_storm
 ktap_run "without ftrace, switching on is refused with EOPNOTSUPP and modsym keeps answering" t_refusal
 ktap_run "unload everything" t_cleanup

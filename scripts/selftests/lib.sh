@@ -70,6 +70,15 @@ loaded() { grep -q "^$1 " /proc/modules; }
 # proc_modules_state NAME: the kernel's state of module NAME (Loading, Live or Unloading).
 proc_modules_state() { awk -v m="$1" '$1 == m { print $5 }' /proc/modules; }
 
+# modsym's acceleration switch (the kernel's own module address lookups through its index).
+ACCEL=$MODSYM_DEBUGFS/accelerate
+# accel_state: 1 or 0, the first line of `accelerate`.
+accel_state() { head -n 1 "$ACCEL"; }
+# accel_set 1|0: switch; fails as the write does (its error on stderr).
+accel_set() { echo "$1" >"$ACCEL"; }
+# accel_counts: the lookups answered since switched on, by an index and by a scan.
+accel_counts() { awk 'NR > 1 { printf "%s ", $0 }' "$ACCEL"; }
+
 # modsym_test's init, loaded with wait=1, waits until this is written with 1 (debugfs, so
 # that it exists without CONFIG_SYSFS).
 # shellcheck disable=SC2034 # used by the suites that source this

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch: bash scripts and
-# their test modules) with modsym loaded, then modsym's parity check (KTAP, one test per
-# script). `make payload` puts them in ../livepatch; KLP_SELFTESTS_DIR overrides.
+# their test modules) with modsym loaded and its acceleration on (the kernel's module address
+# lookups through modsym's index), then modsym's parity check with it off (KTAP, one test
+# per script). `make payload` puts them in ../livepatch; KLP_SELFTESTS_DIR overrides.
 # Needs root, bash and CONFIG_LIVEPATCH. On a busybox userland, thin adapters (klp-shims/;
 # `make payload` builds its insmod.c) supply the GNU/kmod options and messages the scripts
 # use; GNU systems run them as they are.
@@ -54,12 +55,22 @@ run_klp() {
 	return "$status"
 }
 
+accelerate() {
+	accel_set 1 && expect_eq "acceleration" "$(accel_state)" 1
+}
+decelerate() {
+	ktap_msg "answered while on: $(accel_counts)"
+	accel_set 0
+}
+
 scripts=$(cd "$KLP_DIR" && ls test-*.sh)
 load modsym || exit 1
-ktap_set_plan $(($(echo "$scripts" | wc -w) + 1))
+ktap_set_plan $(($(echo "$scripts" | wc -w) + 3))
+ktap_run "modsym's acceleration switched on" accelerate
 for s in $scripts; do
-	ktap_run "kernel livepatch selftest $s with modsym loaded" run_klp "$s"
+	ktap_run "kernel livepatch selftest $s with modsym's acceleration on" run_klp "$s"
 done
+ktap_run "modsym's acceleration switched off" decelerate
 ktap_run "modsym verify: 0 mismatches after the livepatch selftests" verify_clean
 rmmod modsym
 ktap_finish
