@@ -12,15 +12,17 @@ ktap_msg() { echo "# $*"; }
 
 REPEAT=${BENCH_REPEAT:-20}
 # The generated modules by size (about 5k, 50k, 100k and 250k symtab entries on x86_64),
-# then a real one.
+# then a real one; and an amdgpu-shaped one (45k entries, 14,000 ftrace sites), loaded once
+# because its ftrace sites make each insmod slow.
 SIZED="modsym_gen1k_1 modsym_gen10k modsym_bulk20k modsym_gen50k"
 MODULES="$SIZED ext4"
+GPU=modsym_gpu45k
 
 [ "$(id -u)" = 0 ] || {
 	echo "bench: must be root" >&2
 	exit 4
 }
-for m in modsym $SIZED $EXT4_STACK; do
+for m in modsym $SIZED $GPU $EXT4_STACK; do
 	have_module "$m" || {
 		echo "bench: $m.ko not found (build with MODSYM_BENCH=1)" >&2
 		exit 4
@@ -44,16 +46,11 @@ spread() {
 		END { print v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)], v[1], v[NR] }'
 }
 
-# load_time_us MODULE: insmod times of MODULE over REPEAT loads (see spread). Only insmod
-# is timed; with modsym, the index is built on a workqueue after it, and waited for before
-# the rmmod so that the next load starts on an idle guest.
+# load_time_us MODULE SETTING: time one insmod of MODULE, appended to /tmp/load.MODULE.SETTING.
+# Only insmod is timed; with modsym, the index is built on a workqueue after it, and waited
+# for before the rmmod so that the next load starts on an idle guest.
 load_time_us() {
-	local i=0
-	while [ "$i" -lt "$REPEAT" ]; do
-		timed load_only "$1" || return 1
-		wait_indexed "$1" && unload "$1" || return 1
-		i=$((i + 1))
-	done | spread
+	timed load_only "$1" >>"/tmp/load.$1.$2" && wait_indexed "$1" && unload "$1"
 }
 
 aff=/sys/kernel/tracing/available_filter_functions
@@ -61,23 +58,56 @@ ktap_msg "available_filter_functions, nothing extra loaded"
 echo "bench: aff_base_us $(timed cat "$aff")"
 
 load_ext4 && unload ext4 || exit 1
+# Rounds of one load of each module without modsym, then one with: a slow drift of the
+# guest's speed affects both settings alike.
+ktap_msg "insmod of each module without and with modsym, $REPEAT rounds"
+rm -f /tmp/load.*
+round=0
+while [ "$round" -lt "$REPEAT" ]; do
+	for m in $MODULES; do load_time_us "$m" plain || exit 1; done
+	load modsym || exit 1
+	for m in $MODULES; do load_time_us "$m" modsym || exit 1; done
+	unload modsym || exit 1
+	round=$((round + 1))
+done
 for m in $MODULES; do
-	ktap_msg "insmod $m without modsym, $REPEAT times"
-	echo "bench: load_us $m plain $(load_time_us "$m")"
+	for setting in plain modsym; do
+		echo "bench: load_us $m $setting $(spread <"/tmp/load.$m.$setting")"
+	done
 done
 load modsym || exit 1
-for m in $MODULES; do
-	ktap_msg "insmod $m with modsym, $REPEAT times"
-	echo "bench: load_us $m modsym $(load_time_us "$m")"
-done
 
-for m in $MODULES; do load "$m" || exit 1; done
-awk -v list=" $MODULES " 'index(list, " " $1 " ") { print "bench: module", $0 }' "$MODSYM_DEBUGFS/modules"
+for m in $MODULES $GPU; do load "$m" || exit 1; done
+awk -v list=" $MODULES $GPU " 'index(list, " " $1 " ") { print "bench: module", $0 }' "$MODSYM_DEBUGFS/modules"
+# lookups KEY: `bench`'s ns per lookup of every bench module as `bench: KEY` lines.
+lookups() {
+	query bench 1 | awk -v list=" $MODULES $GPU " -v key="$1" 'index(list, " " $1 " ") { print "bench:", key, $0 }'
+}
 ktap_msg "bench: ns per lookup, modsym and sprint_symbol() on the same addresses (each side timed for at least 100 ms)"
-query bench 1 | awk -v list=" $MODULES " 'index(list, " " $1 " ") { print "bench: lookup", $0 }'
+lookups lookup
+ktap_msg "the same with acceleration on (sprint_symbol() through modsym's index)"
+accel_set 1 || exit 1
+lookups lookup_accel
+accel_set 0 || exit 1
+
+# listing KEY: `bench: KEY_us` and `bench: KEY_accel_us`, the time of available_filter_functions
+# with acceleration off and on; the two listings must be identical.
+listing() {
+	ktap_msg "available_filter_functions, $2, acceleration off then on"
+	echo "bench: ${1}_us $(timed sh -c "cat $aff >/tmp/aff.off")"
+	accel_set 1 || return 1
+	echo "bench: ${1}_accel_us $(timed sh -c "cat $aff >/tmp/aff.on")"
+	accel_set 0 || return 1
+	cmp -s /tmp/aff.off /tmp/aff.on || {
+		echo "bench: available_filter_functions differs with acceleration on" >&2
+		return 1
+	}
+}
+for m in $MODULES; do unload "$m" || exit 1; done
+listing aff_gpu "$GPU loaded" || exit 1
 
 # The upstream workload: every function of the 20k-function module.
-for m in $MODULES; do [ "$m" = modsym_bulk20k ] || unload "$m" || exit 1; done
+unload "$GPU" && load modsym_bulk20k || exit 1
 kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { print "0x" $1 }' >/tmp/bulk-addrs
 ktap_msg "resolve every function of modsym_bulk20k ($(wc -l </tmp/bulk-addrs) addresses), one write"
 resolve_all() { resolve_file /tmp/bulk-addrs >/tmp/bulk-answers; }
@@ -86,6 +116,5 @@ echo "bench: resolve_us $(wc -l </tmp/bulk-addrs) $(timed resolve_all)"
 	echo "bench: resolve answered $(grep -c ' modsym_bulk_fn' /tmp/bulk-answers) of $(wc -l </tmp/bulk-addrs)" >&2
 	exit 1
 }
-ktap_msg "available_filter_functions with modsym_bulk20k loaded"
-echo "bench: aff_bulk_us $(timed cat "$aff")"
+listing aff_bulk "modsym_bulk20k loaded" || exit 1
 unload modsym_bulk20k && unload_ext4 && unload modsym
