@@ -544,6 +544,25 @@ pub fn parse_switch(input: &[u8]) -> Result<bool, ParseError> {
     }
 }
 
+/// Splits the trailing ` [module]` off a line as `sprint_symbol()` prints it:
+/// the text before it and the module name (as printed, possibly empty);
+/// `None` if the line does not end with one.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::parse::split_module_suffix;
+///
+/// assert_eq!(split_module_suffix(b"f+0x1/0x2 [ext4]"), Some((&b"f+0x1/0x2"[..], &b"ext4"[..])));
+/// assert_eq!(split_module_suffix(b"f+0x1/0x2"), None);
+/// assert_eq!(split_module_suffix(b"f+0x1/0x2]"), None);
+/// ```
+pub fn split_module_suffix(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = line.strip_suffix(b"]")?;
+    let open = rest.windows(2).rposition(|w| w == b" [")?;
+    Some((rest.get(..open)?, rest.get(open + 2..)?))
+}
+
 /// A symbol as `sprint_symbol()` prints it, see [`parse_symbol_line`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 // The kernel module uses it only where it has ftrace (accel.rs).
@@ -578,11 +597,8 @@ pub struct SymbolLine<'a> {
 // The kernel module uses it only where it has ftrace (accel.rs).
 #[allow(dead_code)]
 pub fn parse_symbol_line(line: &[u8]) -> Option<SymbolLine<'_>> {
-    let (symbol, module) = match line.strip_suffix(b"]") {
-        Some(rest) => {
-            let open = rest.windows(2).rposition(|w| w == b" [")?;
-            (rest.get(..open)?, Some(rest.get(open + 2..)?))
-        }
+    let (symbol, module) = match split_module_suffix(line) {
+        Some((symbol, module)) => (symbol, Some(module)),
         None => (line, None),
     };
     let plus = symbol.iter().rposition(|&b| b == b'+')?;

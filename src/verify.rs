@@ -12,7 +12,7 @@ use crate::{
     index::{self, SymbolTable},
     kcall::{self, KSYM_NAME_LEN, SYMBOL_BUF_LEN},
     kmod::{self, ModState, FIRST_INIT_TYPE},
-    parity,
+    parity, parse,
     registry::{Registry, Snapshot},
 };
 
@@ -76,14 +76,8 @@ fn modsym_answer<'a>(reg: &Registry, addr: u64, line: &'a mut Line) -> &'a [u8] 
 /// symbol (`... [mod]`), as opposed to vmlinux, BPF, ftrace trampolines
 /// (`[__builtin__ftrace]`) or nothing (a raw `0x...`).
 fn kernel_names_module_symbol(answer: &[u8]) -> bool {
-    let Some(rest) = answer.strip_suffix(b"]") else {
-        return false;
-    };
-    let Some(open) = rest.windows(2).rposition(|w| w == b" [") else {
-        return false;
-    };
-    let module = rest.get(open + 2..).unwrap_or(&[]);
-    !module.starts_with(b"__builtin__") && module != b"bpf"
+    parse::split_module_suffix(answer)
+        .is_some_and(|(_, module)| !module.starts_with(b"__builtin__") && module != b"bpf")
 }
 
 /// What the kernel's module list says about the module whose memory holds

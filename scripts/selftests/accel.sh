@@ -28,11 +28,6 @@ have_ftrace() { [ -e "$tracing/available_filter_functions" ]; }
 # accel_count WHAT: `indexed` or `scanned`, as a number (0 when off).
 accel_count() { awk -v w="$1" '$1 == w { n = $2 } END { print n + 0 }' "$ACCEL"; }
 
-# now_cs: centiseconds since boot.
-now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
-# seconds_since CS: seconds since centisecond CS, two decimals.
-seconds_since() { awk -v a="$1" '{ printf "%.2f\n", ($1 * 100 - a) / 100 }' /proc/uptime; }
-
 # same_files WHAT A B: A and B are byte-identical, else the first differences are logged.
 same_files() {
 	cmp -s "$2" "$3" && return 0
@@ -44,10 +39,9 @@ same_files() {
 # listing NAME: available_filter_functions into $work/NAME.aff, and
 # available_filter_functions_addrs into $work/NAME.addrs where the kernel has it.
 listing() {
-	local start
-	start=$(now_cs)
-	cat "$tracing/available_filter_functions" >"$work/$1.aff" || return 1
-	ktap_msg "available_filter_functions, acceleration $(accel_state): $(seconds_since "$start") s, $(wc -l <"$work/$1.aff") lines"
+	local us
+	us=$(timed sh -c "cat $tracing/available_filter_functions >$work/$1.aff") || return 1
+	ktap_msg "available_filter_functions, acceleration $(accel_state): $((us / 1000)) ms, $(wc -l <"$work/$1.aff") lines"
 	: >"$work/$1.addrs"
 	[ ! -e "$tracing/available_filter_functions_addrs" ] ||
 		cat "$tracing/available_filter_functions_addrs" >"$work/$1.addrs"
@@ -293,9 +287,8 @@ toggle_once() {
 	return 1
 }
 listing_once() { cat "$tracing/available_filter_functions" >/dev/null; }
-module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { print "0x" $1 }' /proc/kallsyms | head -n 500; }
 resolve_once() {
-	module_functions >"$work/storm-addrs" && resolve_file "$work/storm-addrs" >/dev/null
+	module_functions | head -n 500 >"$work/storm-addrs" && resolve_file "$work/storm-addrs" >/dev/null
 }
 load_cycle() {
 	load_only modsym_test && unload modsym_test || return 1

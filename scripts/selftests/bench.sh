@@ -29,17 +29,6 @@ for m in modsym $SIZED $GPU $EXT4_STACK; do
 	}
 done
 
-# timed CMD...: run CMD, print the microseconds it took. The clock is the printk
-# timestamp of two marks written to /dev/kmsg at debug level (kept off the console);
-# busybox's date has no sub-second format.
-timed() {
-	echo "<7>modsym-bench: t0" >/dev/kmsg
-	"$@" >/dev/null || return 1
-	echo "<7>modsym-bench: t1" >/dev/kmsg
-	dmesg | sed -n 's/^\[ *\([0-9]*\)\.\([0-9]\{6\}\)\] modsym-bench: t\([01]\)$/\3 \1\2/p' |
-		awk '{ t[$1] = $2 } END { print t[1] - t[0] }'
-}
-
 # spread: "median p25 p75 min max" of the numbers on stdin.
 spread() {
 	sort -n | awk '{ v[NR] = $1 }

@@ -169,7 +169,7 @@ read_files() {
 	for f in modules symbols verify; do cat "$MODSYM_DEBUGFS/$f" >/dev/null; done
 	query lookup modsym_bulk20k:modsym_bulk_fn7 >/dev/null
 	# shellcheck disable=SC2046 # one argument per address
-	resolve $(awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { printf "0x%s\n", $1 }' /proc/kallsyms | head -n 200) >/dev/null
+	resolve $(module_functions | head -n 200) >/dev/null
 }
 
 t_storm() {

@@ -70,6 +70,21 @@ loaded() { grep -q "^$1 " /proc/modules; }
 # proc_modules_state NAME: the kernel's state of module NAME (Loading, Live or Unloading).
 proc_modules_state() { awk -v m="$1" '$1 == m { print $5 }' /proc/modules; }
 
+# module_functions: the addresses (0x...) of the loaded modules' functions in /proc/kallsyms,
+# one per line (some may vanish meanwhile).
+module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { print "0x" $1 }' /proc/kallsyms; }
+
+# timed CMD...: run CMD (its output discarded), print the microseconds it took. The clock
+# is the printk timestamp of two marks written to /dev/kmsg at debug level (kept off the
+# console); busybox's date has no sub-second format. One timing at a time.
+timed() {
+	echo "<7>modsym-timed: t0" >/dev/kmsg
+	"$@" >/dev/null || return 1
+	echo "<7>modsym-timed: t1" >/dev/kmsg
+	dmesg | sed -n 's/^\[ *\([0-9]*\)\.\([0-9]\{6\}\)\] modsym-timed: t\([01]\)$/\3 \1\2/p' |
+		awk '{ t[$1] = $2 } END { print t[1] - t[0] }'
+}
+
 # modsym's acceleration switch (the kernel's own module address lookups through its index).
 ACCEL=$MODSYM_DEBUGFS/accelerate
 # accel_state: 1 or 0, the first line of `accelerate`.

@@ -14,12 +14,9 @@ ktap_print_header
 seconds=${STRESS_SECONDS:-60}
 work=$(mktemp -d)
 
-# Addresses of every function of the currently loaded modules (some vanish meanwhile).
-module_functions() { awk '$4 ~ /^\[/ && $2 ~ /^[tT]$/ { printf "0x%s ", $1 }' /proc/kallsyms; }
-
 resolve_once() {
 	# shellcheck disable=SC2046 # one argument per address
-	resolve $(module_functions | tr ' ' '\n' | head -n 500) >"$work/resolve.out" 2>/dev/null || return 1
+	resolve $(module_functions | head -n 500) >"$work/resolve.out" 2>/dev/null || return 1
 	lines=$(wc -l <"$work/resolve.out")
 	echo "$lines" >>"$work/lookups"
 }
