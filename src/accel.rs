@@ -14,9 +14,15 @@
 //! Switched off, the hook is removed and the kernel scans again. Off by
 //! default: loading modsym alone changes nothing in the kernel.
 //!
+//! Name lookups (`mod:sym` in kprobes and BPF, `module_kallsyms_lookup_name()`
+//! and `find_kallsyms_symbol_value()`) are replaced the same way where the
+//! kernel has `__find_kallsyms_symbol_value()` out of line, answered from the
+//! name index ([`registry::kernel_value_answer`]), which is built for every
+//! module while acceleration is on; else only address lookups are.
+//!
 //! Needs `CONFIG_DYNAMIC_FTRACE_WITH_ARGS` on x86_64 or arm64; elsewhere
 //! switching on is refused with `EOPNOTSUPP`. The one file that touches
-//! ftrace: the hook, the replacement, and the check at switch-on.
+//! ftrace: the hook, the replacements, and the check at switch-on.
 
 #![allow(unsafe_code)]
 
@@ -26,9 +32,10 @@ use kernel::{
         atomic::{Acquire, Atomic, Relaxed, Release},
         Arc,
     },
+    ThisModule,
 };
 
-use crate::registry::Registry;
+use crate::registry::{self, Registry};
 
 /// Why switching on was refused: the error returned to the writer, and a
 /// sentence for the log and the `accelerate` file.
@@ -68,14 +75,24 @@ pub(crate) struct Status {
     pub(crate) indexed: u64,
     /// Lookups answered by a linear scan since switched on.
     pub(crate) scanned: u64,
+    /// Name lookups: replaced (`Ok`) or why not, while on.
+    pub(crate) names: Result<(), &'static str>,
+    /// Name lookups answered by a name index since switched on.
+    pub(crate) names_indexed: u64,
+    /// Name lookups answered by a linear scan since switched on.
+    pub(crate) names_scanned: u64,
 }
 
 /// The switch, behind [`SWITCH`].
 struct State {
     /// The registry the replacement reads, from [`Accel::new`] to its drop.
     reg: Option<Arc<Registry>>,
+    /// modsym itself, whose symbols the check at switch-on looks up.
+    this: Option<&'static ThisModule>,
     on: bool,
     refusal: Option<Refusal>,
+    /// While on: name lookups replaced, or why not.
+    names: Result<(), &'static str>,
 }
 
 kernel::sync::global_lock! {
@@ -83,10 +100,15 @@ kernel::sync::global_lock! {
     // before the debugfs files (the only other users) exist.
     unsafe(uninit) static SWITCH: Mutex<State> = State {
         reg: None,
+        this: None,
         on: false,
         refusal: None,
+        names: Err(NAMES_OFF),
     };
 }
+
+/// Why name lookups are not replaced while acceleration is off.
+const NAMES_OFF: &str = "acceleration is off";
 
 /// Whether [`SWITCH`] is initialized.
 static READY: Atomic<bool> = Atomic::new(false);
@@ -96,8 +118,8 @@ static READY: Atomic<bool> = Atomic::new(false);
 pub(crate) struct Accel(());
 
 impl Accel {
-    /// The switch, off, for `reg`.
-    pub(crate) fn new(reg: Arc<Registry>) -> Result<Self> {
+    /// The switch, off, for `reg` and modsym (`this`).
+    pub(crate) fn new(reg: Arc<Registry>, this: &'static ThisModule) -> Result<Self> {
         if READY.load(Relaxed) {
             return Err(EBUSY);
         }
@@ -105,7 +127,9 @@ impl Accel {
         // only this function sets it, from module init.
         unsafe { SWITCH.init() };
         READY.store(true, Release);
-        SWITCH.lock().reg = Some(reg);
+        let mut s = SWITCH.lock();
+        s.reg = Some(reg);
+        s.this = Some(this);
         Ok(Self(()))
     }
 }
@@ -121,6 +145,7 @@ impl Drop for Accel {
                 return;
             }
             s.on = false;
+            registry::set_eager_names(false);
         }
         s.reg = None;
     }
@@ -140,17 +165,39 @@ pub(crate) fn set(on: bool) -> Result {
     if !on {
         hook::off()?;
         s.on = false;
+        s.names = Err(NAMES_OFF);
+        registry::set_eager_names(false);
         pr_info!("acceleration off\n");
         return Ok(());
     }
-    let Some(reg) = s.reg.clone() else {
+    let (Some(reg), Some(this)) = (s.reg.clone(), s.this) else {
         return Err(ENODEV);
     };
-    match hook::on(&reg) {
-        Ok(()) => {
+    // Name indexes for every module, before the hook can ask for them: from
+    // now on each index build makes one, and the modules indexed before get
+    // theirs here. Where one is missing (no memory, or a module being
+    // indexed meanwhile), the replacement scans.
+    registry::set_eager_names(true);
+    if let Err(e) = reg.ensure_names() {
+        pr_warn!(
+            "name indexes not all built ({:?}): those modules are scanned\n",
+            e
+        );
+    }
+    match hook::on(&reg, this) {
+        Ok(names) => {
             s.on = true;
             s.refusal = None;
-            pr_info!("acceleration on: find_kallsyms_symbol() answers from modsym's index\n");
+            s.names = names;
+            match names {
+                Ok(()) => pr_info!(
+                    "acceleration on: find_kallsyms_symbol() and __find_kallsyms_symbol_value() answer from modsym's index\n"
+                ),
+                Err(why) => pr_info!(
+                    "acceleration on: find_kallsyms_symbol() answers from modsym's index; name lookups not: {}\n",
+                    why
+                ),
+            }
             Ok(())
         }
         Err(r) => {
@@ -158,6 +205,9 @@ pub(crate) fn set(on: bool) -> Result {
             s.refusal = Some(r);
             // Normally off again; on if the hook could not be removed.
             s.on = hook::registered();
+            if !s.on {
+                registry::set_eager_names(false);
+            }
             Err(r.error)
         }
     }
@@ -165,33 +215,47 @@ pub(crate) fn set(on: bool) -> Result {
 
 /// The switch's state, and the lookups the replacement answered.
 pub(crate) fn status() -> Status {
-    let (indexed, scanned) = hook::counts();
-    if !READY.load(Acquire) {
-        return Status {
-            on: false,
-            refusal: None,
-            indexed,
-            scanned,
-        };
+    let c = hook::counts();
+    let mut st = Status {
+        on: false,
+        refusal: None,
+        indexed: c.indexed,
+        scanned: c.scanned,
+        names: Err(NAMES_OFF),
+        names_indexed: c.names_indexed,
+        names_scanned: c.names_scanned,
+    };
+    if READY.load(Acquire) {
+        let s = SWITCH.lock();
+        st.on = s.on;
+        st.refusal = s.refusal;
+        st.names = s.names;
     }
-    let s = SWITCH.lock();
-    Status {
-        on: s.on,
-        refusal: s.refusal,
-        indexed,
-        scanned,
-    }
+    st
+}
+
+/// Lookups the replacements answered since switched on, by an index and by
+/// a scan: of addresses, and of names.
+#[derive(Default)]
+struct Counts {
+    indexed: u64,
+    scanned: u64,
+    names_indexed: u64,
+    names_scanned: u64,
 }
 
 /// Without `CONFIG_DYNAMIC_FTRACE_WITH_ARGS` (or on another architecture):
 /// nothing to hook with.
 #[cfg(not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))))]
 mod hook {
-    use super::Refusal;
+    use super::{Counts, Refusal};
     use crate::registry::Registry;
-    use kernel::{prelude::*, sync::Arc};
+    use kernel::{prelude::*, sync::Arc, ThisModule};
 
-    pub(super) fn on(_reg: &Arc<Registry>) -> Result<(), Refusal> {
+    pub(super) fn on(
+        _reg: &Arc<Registry>,
+        _this: &'static ThisModule,
+    ) -> Result<Result<(), &'static str>, Refusal> {
         Err(Refusal {
             error: EOPNOTSUPP,
             why: "needs CONFIG_DYNAMIC_FTRACE_WITH_ARGS on x86_64 or arm64",
@@ -206,25 +270,26 @@ mod hook {
         false
     }
 
-    pub(super) fn counts() -> (u64, u64) {
-        (0, 0)
+    pub(super) fn counts() -> Counts {
+        Counts::default()
     }
 }
 
-/// The ftrace hook on `find_kallsyms_symbol()`.
+/// The ftrace hook on `find_kallsyms_symbol()` and
+/// `__find_kallsyms_symbol_value()`.
 ///
 /// Safety of the whole (see also the design notes in the README):
 ///
-/// - Everything the hook reaches in this module ([`handler`],
-///   [`replacement`], the registry's snapshot and modsym's index memory) is
+/// - Everything the hook reaches in this module ([`handler`], the
+///   replacements, the registry's snapshot and modsym's index memory) is
 ///   kept until no call can be in it: [`off`] unregisters the ops, which
 ///   waits for every task in the trampoline or the handler (RCU tasks, as
 ///   for every dynamic ops), then waits for a grace period, which covers
-///   every call of the replacement: each runs inside its caller's RCU
+///   every call of a replacement: each runs inside its caller's RCU
 ///   read-side section, from before the trampoline to its return.
-/// - The replacement calls nothing traceable (Rust code is not instrumented
+/// - The replacements call nothing traceable (Rust code is not instrumented
 ///   for ftrace, and the atomics are Rust helpers, which are not either), so
-///   it cannot recurse into the hook; `FTRACE_OPS_FL_RECURSION` has ftrace
+///   they cannot recurse into the hook; `FTRACE_OPS_FL_RECURSION` has ftrace
 ///   guard the handler, and where ftrace skips it, the original runs, which
 ///   is exact too.
 #[cfg(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64)))]
@@ -235,14 +300,16 @@ mod hook {
         bindings,
         ffi::{c_char, c_int, c_ulong},
         prelude::*,
+        str::CStr,
         sync::{
             atomic::{Acquire, Atomic, Relaxed, Release},
             rcu, Arc,
         },
         types::Opaque,
+        ThisModule,
     };
 
-    use super::Refusal;
+    use super::{Counts, Refusal};
     use crate::{
         kcall::{self, SYMBOL_BUF_LEN},
         kmod::ModuleRef,
@@ -251,12 +318,49 @@ mod hook {
         registry::{self, Registry},
     };
 
-    /// The function replaced.
-    const TARGET_NAME: &[u8] = b"find_kallsyms_symbol";
-
-    /// Most functions the search for [`TARGET_NAME`] steps over in each
-    /// direction from its anchor (about 110 in the test kernels).
+    /// Most functions the search for a target steps over in each direction
+    /// from its anchor (about 110 in the test kernels).
     const WALK_STEPS: usize = 20_000;
+
+    /// A kernel function replaced: its start and size once found, so that
+    /// the handler redirects calls of that function only.
+    struct Target {
+        name: &'static [u8],
+        start: Atomic<usize>,
+        size: Atomic<usize>,
+    }
+
+    impl Target {
+        const fn new(name: &'static [u8]) -> Self {
+            Self {
+                name,
+                start: Atomic::new(0),
+                size: Atomic::new(0),
+            }
+        }
+
+        /// Whether `ip` is in the function (never while not found).
+        fn holds(&self, ip: c_ulong) -> bool {
+            ip.wrapping_sub(self.start.load(Relaxed)) < self.size.load(Relaxed)
+        }
+
+        fn set(&self, found: Option<(usize, usize)>) {
+            let (start, size) = found.unwrap_or((0, 0));
+            self.start.store(start, Relaxed);
+            self.size.store(size, Relaxed);
+        }
+    }
+
+    /// Address lookups: `find_kallsyms_symbol(mod, addr, size, offset)`.
+    static ADDRESS: Target = Target::new(b"find_kallsyms_symbol");
+
+    /// Name lookups: `__find_kallsyms_symbol_value(mod, name)`, which the
+    /// exported-to-vmlinux `find_kallsyms_symbol_value()` and
+    /// `module_kallsyms_lookup_name()` call.
+    static VALUE: Target = Target::new(b"__find_kallsyms_symbol_value");
+
+    /// The C signature of `__find_kallsyms_symbol_value()`.
+    type ValueFn = unsafe extern "C" fn(*mut bindings::module, *const c_char) -> c_ulong;
 
     /// The ftrace ops, at a fixed address: ftrace links it into its lists
     /// while it is registered.
@@ -270,14 +374,9 @@ mod hook {
 
     static OPS: Ops = Ops(Opaque::zeroed());
 
-    /// Start and size of `find_kallsyms_symbol()`: the handler redirects
-    /// calls of that function only.
-    static TARGET: Atomic<usize> = Atomic::new(0);
-    static TARGET_SIZE: Atomic<usize> = Atomic::new(0);
-
-    /// The registry the replacement reads: set by `on()` before the hook is
+    /// The registry the replacements read: set by `on()` before the hook is
     /// registered, cleared by `off()` (or a failed `on()`) once no call can
-    /// still use it. Null: the replacement scans.
+    /// still use it. Null: the replacements scan.
     static REGISTRY: Atomic<*const Registry> = Atomic::new(ptr::null());
 
     /// Whether the ops is registered (`on()` succeeded in registering it and
@@ -288,19 +387,26 @@ mod hook {
     /// itself meanwhile): it must never be zeroed or registered again.
     static STUCK: Atomic<bool> = Atomic::new(false);
 
-    /// Lookups answered by an index, and by a scan, since the last `on()`.
+    /// Lookups answered by an index, and by a scan, since the last `on()`:
+    /// of addresses, and of names.
     static INDEXED: Atomic<u64> = Atomic::new(0);
     static SCANNED: Atomic<u64> = Atomic::new(0);
+    static NAMES_INDEXED: Atomic<u64> = Atomic::new(0);
+    static NAMES_SCANNED: Atomic<u64> = Atomic::new(0);
 
     /// A refusal.
     const fn refuse(error: Error, why: &'static str) -> Refusal {
         Refusal { error, why }
     }
 
-    /// The lookups the replacement answered since the last `on()`: by an
-    /// index, by a scan.
-    pub(super) fn counts() -> (u64, u64) {
-        (INDEXED.load(Relaxed), SCANNED.load(Relaxed))
+    /// The lookups the replacements answered since the last `on()`.
+    pub(super) fn counts() -> Counts {
+        Counts {
+            indexed: INDEXED.load(Relaxed),
+            scanned: SCANNED.load(Relaxed),
+            names_indexed: NAMES_INDEXED.load(Relaxed),
+            names_scanned: NAMES_SCANNED.load(Relaxed),
+        }
     }
 
     /// Hooks `find_kallsyms_symbol()`, after checking that it can be done:
@@ -310,8 +416,17 @@ mod hook {
     /// symbols is unchanged and goes through the replacement (`EIO`: then
     /// the hook is removed again).
     ///
+    /// Hooks `__find_kallsyms_symbol_value()` too if it is found out of line
+    /// with an ftrace site; returns why not otherwise (acceleration is then
+    /// on for address lookups only). Once hooked, looking up modsym's own
+    /// symbols by name must give the same values as before, through the
+    /// replacement.
+    ///
     /// Called with the switch's lock held, while the hook is off.
-    pub(super) fn on(reg: &Arc<Registry>) -> Result<(), Refusal> {
+    pub(super) fn on(
+        reg: &Arc<Registry>,
+        this: &'static ThisModule,
+    ) -> Result<Result<(), &'static str>, Refusal> {
         if STUCK.load(Relaxed) {
             return Err(refuse(
                 ENODEV,
@@ -320,26 +435,42 @@ mod hook {
         }
         let mut buf = KBox::new([0u8; SYMBOL_BUF_LEN], GFP_KERNEL)
             .map_err(|_| refuse(ENOMEM, "out of memory"))?;
-        let (start, size) = find_target(&mut buf)
+        let address = find_function(ADDRESS.name, &mut buf)
             .ok_or(refuse(ENOENT, "find_kallsyms_symbol not found out of line"))?;
+        // The check below calls the function through its address, which
+        // control-flow integrity may trap for a function never called so.
+        let (value, mut names) = if cfg!(any(
+            CONFIG_CFI,
+            CONFIG_X86_KERNEL_IBT,
+            CONFIG_ARM64_BTI_KERNEL
+        )) {
+            (None, Err("not checkable on a kernel with CFI, IBT or BTI"))
+        } else {
+            match find_function(VALUE.name, &mut buf) {
+                Some(found) => (Some(found), Ok(())),
+                None => (
+                    None,
+                    Err("__find_kallsyms_symbol_value not found out of line"),
+                ),
+            }
+        };
         let before = canary(&mut buf).map_err(|_| refuse(ENOMEM, "out of memory"))?;
+        let before_values = value.map(|(start, _)| canary_values(start, this, &before));
 
         let ops = OPS.0.get();
         // SAFETY: The hook is off: the ops is not registered (not `STUCK`),
         // and `off()` (or a failed `on()`) freed its filter, so ftrace holds
-        // no reference to it and nothing else writes it (the switch's lock). Zeroed, it is a
-        // fresh ops again, which ftrace initializes on first use.
+        // no reference to it and nothing else writes it (the switch's lock).
+        // Zeroed, it is a fresh ops again, which ftrace initializes on first use.
         unsafe {
             ptr::write_bytes(ops, 0, 1);
             (*ops).func = Some(handler);
             (*ops).flags =
                 (bindings::FTRACE_OPS_FL_IPMODIFY | bindings::FTRACE_OPS_FL_RECURSION) as c_ulong;
         }
-        TARGET.store(start, Relaxed);
-        TARGET_SIZE.store(size, Relaxed);
-        // SAFETY: `ops` is a valid, unregistered ops (above); `start` is only
-        // looked up among ftrace's records.
-        let ret = unsafe { bindings::ftrace_set_filter_ip(ops, start as c_ulong, 0, 1) };
+        ADDRESS.set(Some(address));
+        VALUE.set(None);
+        let ret = set_filter(ops, address.0);
         if ret != 0 {
             // SAFETY: `ops` is not registered; this frees what the call above
             // may have allocated.
@@ -349,21 +480,31 @@ mod hook {
                 e => refuse(e, "cannot set the ftrace filter on find_kallsyms_symbol"),
             });
         }
+        if let Some(found) = value {
+            match set_filter(ops, found.0) {
+                0 => VALUE.set(Some(found)),
+                ret if ret == EINVAL.to_errno() => {
+                    names = Err("no ftrace site on __find_kallsyms_symbol_value")
+                }
+                _ => names = Err("cannot set the ftrace filter on __find_kallsyms_symbol_value"),
+            }
+        }
 
-        INDEXED.store(0, Relaxed);
-        SCANNED.store(0, Relaxed);
+        for count in [&INDEXED, &SCANNED, &NAMES_INDEXED, &NAMES_SCANNED] {
+            count.store(0, Relaxed);
+        }
         // Published before the hook can run (registering is a full barrier,
-        // and the replacement loads it with acquire).
+        // and the replacements load it with acquire).
         REGISTRY.store(Arc::as_ptr(reg), Release);
-        // SAFETY: `ops` is a valid ops with a filter of one function and a
-        // handler that stays valid until it is unregistered (see `off()`).
+        // SAFETY: `ops` is a valid ops with a filter of one or two functions
+        // and a handler that stays valid until it is unregistered (see `off()`).
         let ret = unsafe { bindings::register_ftrace_function(ops) };
         if ret != 0 {
             unhook_failed(ops, ret);
             return Err(match Error::from_errno(ret) {
                 e if e == EBUSY => refuse(
                     EBUSY,
-                    "find_kallsyms_symbol is already modified by another ftrace user (livepatch?)",
+                    "find_kallsyms_symbol or __find_kallsyms_symbol_value is already modified by another ftrace user (livepatch?)",
                 ),
                 e => refuse(e, "register_ftrace_function failed"),
             });
@@ -371,15 +512,28 @@ mod hook {
 
         REGISTERED.store(true, Relaxed);
 
-        // The canary: the same answers as before, and through the replacement.
-        let same = canary(&mut buf).map(|after| after == before);
-        let (indexed, scanned) = counts();
-        let refusal = match same {
-            Ok(true) if indexed + scanned > 0 => return Ok(()),
-            Ok(true) => refuse(
+        // The canary: the same answers as before, and through the replacements.
+        let after = canary(&mut buf);
+        let after_values = match (value, &after) {
+            (Some((start, _)), Ok(lines)) if names.is_ok() => {
+                Some(canary_values(start, this, lines))
+            }
+            _ => None,
+        };
+        let c = counts();
+        let refusal = match after.map(|after| after == before) {
+            Ok(true) if c.indexed + c.scanned == 0 => refuse(
                 EIO,
                 "find_kallsyms_symbol's calls do not reach the replacement",
             ),
+            Ok(true) if after_values.is_some() && c.names_indexed + c.names_scanned == 0 => refuse(
+                EIO,
+                "__find_kallsyms_symbol_value's calls do not reach the replacement",
+            ),
+            Ok(true) if after_values.is_some() && after_values != before_values => {
+                refuse(EIO, "name lookup replacement disagrees with the kernel")
+            }
+            Ok(true) => return Ok(names),
             Ok(false) => refuse(EIO, "replacement disagrees with the kernel"),
             Err(_) => refuse(ENOMEM, "out of memory"),
         };
@@ -389,6 +543,13 @@ mod hook {
             pr_err!("cannot remove the hook after a failed check ({:?})\n", e);
         }
         Err(refusal)
+    }
+
+    /// Adds the function at `ip` to the ops' filter; the kernel's error code.
+    fn set_filter(ops: *mut bindings::ftrace_ops, ip: usize) -> c_int {
+        // SAFETY: `ops` is a valid, unregistered ops (see `on()`); `ip` is
+        // only looked up among ftrace's records.
+        unsafe { bindings::ftrace_set_filter_ip(ops, ip as c_ulong, 0, 0) }
     }
 
     /// Whether the hook is registered: after a successful `on()`, and after
@@ -416,7 +577,7 @@ mod hook {
     }
 
     /// Removes the hook; afterwards no call is in the handler or the
-    /// replacement and the registry is no longer read.
+    /// replacements and the registry is no longer read.
     ///
     /// Called with the switch's lock held, while the hook is on.
     pub(super) fn off() -> Result {
@@ -428,8 +589,8 @@ mod hook {
             return Err(Error::from_errno(ret));
         }
         REGISTERED.store(false, Relaxed);
-        // Every call of the replacement runs inside its caller's RCU
-        // read-side section: after this grace period none is left.
+        // Every call of a replacement runs inside its caller's RCU read-side
+        // section: after this grace period none is left.
         rcu::synchronize_rcu();
         REGISTRY.store(ptr::null(), Release);
         // SAFETY: `ops` is unregistered; its filter hashes are no longer used.
@@ -437,9 +598,9 @@ mod hook {
         Ok(())
     }
 
-    /// Start and size of the vmlinux function named [`TARGET_NAME`], found
-    /// with `sprint_symbol()` (the kernel's own lookups of such a static
-    /// function are not exported): from `register_module_notifier()`, in
+    /// Start and size of the vmlinux function named `name`, found with
+    /// `sprint_symbol()` (the kernel's own lookups of such a static function
+    /// are not exported): from `register_module_notifier()`, in
     /// kernel/module/main.c, which the linker places before
     /// kernel/module/kallsyms.c, step from function to function (the next
     /// starts where this one ends: `addr - offset + size`), forward, then
@@ -447,11 +608,11 @@ mod hook {
     /// exactly that name: inlined, or renamed by the compiler
     /// (`.constprop`, `.isra`, `.llvm.*`), whose calling convention may then
     /// differ.
-    fn find_target(buf: &mut [u8; SYMBOL_BUF_LEN]) -> Option<(usize, usize)> {
+    fn find_function(name: &[u8], buf: &mut [u8; SYMBOL_BUF_LEN]) -> Option<(usize, usize)> {
         let anchor = bindings::register_module_notifier as *const () as usize;
         let mut addr = anchor;
         for step in 0..WALK_STEPS {
-            let (start, size, hit) = function_at(addr, buf)?;
+            let (start, size, hit) = function_at(addr, name, buf)?;
             if hit {
                 return Some((start, size));
             }
@@ -462,7 +623,7 @@ mod hook {
         }
         addr = anchor;
         for step in 0..WALK_STEPS {
-            let (start, size, hit) = function_at(addr, buf)?;
+            let (start, size, hit) = function_at(addr, name, buf)?;
             if hit {
                 return Some((start, size));
             }
@@ -475,20 +636,20 @@ mod hook {
     }
 
     /// The vmlinux symbol covering `addr`: its start, its size (non-zero)
-    /// and whether it is [`TARGET_NAME`]. `None` for a module address, an
+    /// and whether it is named `name`. `None` for a module address, an
     /// address no symbol covers, or an empty symbol.
-    fn function_at(addr: usize, buf: &mut [u8; SYMBOL_BUF_LEN]) -> Option<(usize, usize, bool)> {
+    fn function_at(
+        addr: usize,
+        name: &[u8],
+        buf: &mut [u8; SYMBOL_BUF_LEN],
+    ) -> Option<(usize, usize, bool)> {
         let line = kcall::sprint_symbol(addr as u64, buf);
         let sym = parse::parse_symbol_line(line)?;
         if sym.module.is_some() || sym.size == 0 {
             return None;
         }
         let start = addr.checked_sub(usize::try_from(sym.offset).ok()?)?;
-        Some((
-            start,
-            usize::try_from(sym.size).ok()?,
-            sym.name == TARGET_NAME,
-        ))
+        Some((start, usize::try_from(sym.size).ok()?, sym.name == name))
     }
 
     /// `sprint_symbol()` of addresses in modsym: functions (at their start
@@ -499,7 +660,8 @@ mod hook {
             replacement as *const () as usize,
             replacement as *const () as usize + 1,
             handler as *const () as usize,
-            find_target as *const () as usize + 4,
+            value_replacement as *const () as usize,
+            find_function as *const () as usize + 4,
             (&raw const OPS) as usize,
             (&raw const REGISTRY) as usize,
         ];
@@ -512,10 +674,49 @@ mod hook {
         Ok(out)
     }
 
-    /// The ftrace handler: resumes a call of `find_kallsyms_symbol()` in
-    /// [`replacement`], with the caller's arguments and return address
-    /// untouched (what livepatch's handler does, without its per-task
-    /// transition: both functions are exact at every instant).
+    /// Largest name [`canary_values`] looks up.
+    const CANARY_NAME_LEN: usize = 128;
+
+    /// `__find_kallsyms_symbol_value(modsym, name)`, called at `start`, for
+    /// the names in the canary's `lines` and for a name modsym does not have:
+    /// the kernel's answers before the hook, the replacement's after.
+    fn canary_values(start: usize, this: &'static ThisModule, lines: &[KVec<u8>]) -> [c_ulong; 8] {
+        // SAFETY: `start` is the entry of the vmlinux function
+        // `__find_kallsyms_symbol_value`, found out of line under exactly
+        // that name (so with the C calling convention), whose C signature
+        // is `ValueFn` (kernel/module/kallsyms.c).
+        let f = unsafe { core::mem::transmute::<usize, ValueFn>(start) };
+        let mut out = [0; 8];
+        let mut names = lines
+            .iter()
+            .filter_map(|line| parse::parse_symbol_line(line))
+            .map(|sym| sym.name);
+        for (k, slot) in out.iter_mut().enumerate() {
+            let name = match k {
+                0 => &b"modsym_no_such_symbol"[..],
+                _ => match names.next() {
+                    Some(name) => name,
+                    None => break,
+                },
+            };
+            let mut cname = [0u8; CANARY_NAME_LEN + 1];
+            let Some(dst) = cname.get_mut(..name.len()) else {
+                continue;
+            };
+            dst.copy_from_slice(name);
+            let _rcu = rcu::read_lock();
+            // SAFETY: `this` is modsym, alive; `cname` is NUL-terminated (a
+            // zeroed byte follows the name); the function requires the RCU
+            // read lock, held.
+            *slot = unsafe { f(this.as_ptr(), cname.as_ptr().cast()) };
+        }
+        out
+    }
+
+    /// The ftrace handler: resumes a call of a replaced function in its
+    /// replacement, with the caller's arguments and return address untouched
+    /// (what livepatch's handler does, without its per-task transition: both
+    /// functions are exact at every instant).
     ///
     /// # Safety
     ///
@@ -527,14 +728,19 @@ mod hook {
         _op: *mut bindings::ftrace_ops,
         fregs: *mut bindings::ftrace_regs,
     ) {
-        // The filter holds only `find_kallsyms_symbol()`; checked anyway, so
-        // that no other function could ever be sent to the replacement.
-        let (start, size) = (TARGET.load(Relaxed), TARGET_SIZE.load(Relaxed));
-        if fregs.is_null() || ip.wrapping_sub(start) >= size {
+        // The filter holds only the targets; checked anyway, so that no other
+        // function could ever be sent to a replacement.
+        let to: c_ulong = if ADDRESS.holds(ip) {
+            replacement as *const () as usize
+        } else if VALUE.holds(ip) {
+            value_replacement as *const () as usize
+        } else {
+            return;
+        };
+        if fregs.is_null() {
             return;
         }
         let regs = fregs.cast::<bindings::__arch_ftrace_regs>();
-        let to: c_ulong = replacement as *const () as usize;
         // SAFETY: With `CONFIG_DYNAMIC_FTRACE_WITH_ARGS`, `fregs` points to
         // the trampoline's `__arch_ftrace_regs` (`arch_ftrace_regs()` is this
         // cast), and the trampoline resumes at the instruction pointer saved
@@ -552,6 +758,29 @@ mod hook {
         unsafe {
             (*regs).pc = to
         };
+    }
+
+    /// The registry the replacements read, if any.
+    ///
+    /// # Safety
+    ///
+    /// Call from a replacement only: inside its caller's RCU read-side
+    /// section, which `off()` waits for before the registry may go.
+    unsafe fn registry<'a>() -> Option<&'a Registry> {
+        let reg = REGISTRY.load(Acquire);
+        // SAFETY: A non-null pointer points to the registry the switch keeps
+        // alive (its `Arc`) until after `off()`, which clears the pointer
+        // only once no call of a replacement is left (caller).
+        unsafe { reg.as_ref() }
+    }
+
+    /// Counts an answer: by an index, or by a scan.
+    fn count(indexed: bool, by_index: &Atomic<u64>, by_scan: &Atomic<u64>) {
+        if indexed {
+            by_index.add(1, Relaxed);
+        } else {
+            by_scan.add(1, Relaxed);
+        }
     }
 
     /// The replacement of `find_kallsyms_symbol(mod, addr, size, offset)`
@@ -588,17 +817,10 @@ mod hook {
         // a module only after a grace period; the reference is used in this
         // call only. The init part is not handed out.
         let module = unsafe { ModuleRef::from_raw(m, false) };
-        let reg = REGISTRY.load(Acquire);
-        // SAFETY: A non-null pointer points to the registry the switch keeps
-        // alive (its `Arc`) until after `off()`, which clears the pointer
-        // only once no call of this function is left.
-        let reg = unsafe { reg.as_ref() };
+        // SAFETY: Called from a replacement.
+        let reg = unsafe { registry() };
         let answer = registry::kernel_answer(reg, &module, addr as u64, &rcu);
-        if answer.indexed {
-            INDEXED.add(1, Relaxed);
-        } else {
-            SCANNED.add(1, Relaxed);
-        }
+        count(answer.indexed, &INDEXED, &SCANNED);
         let Some((table, hit)) = answer.found else {
             return ptr::null();
         };
@@ -614,5 +836,46 @@ mod hook {
             unsafe { *offset = hit.offset as c_ulong };
         }
         name.cast()
+    }
+
+    /// The replacement of `__find_kallsyms_symbol_value(mod, name)`
+    /// (kernel/module/kallsyms.c): the same signature and the same answer,
+    /// [`registry::kernel_value_answer`]: the value of the first symbol in
+    /// symtab order with that name that is defined, or 0.
+    ///
+    /// Runs wherever the original runs: no lock, no allocation, no
+    /// sleeping, no printing, nothing traceable.
+    ///
+    /// # Safety
+    ///
+    /// Called in place of `__find_kallsyms_symbol_value()` by one of its
+    /// callers: `m` is a module the caller found under the RCU read lock it
+    /// holds across the call, and `name` a NUL-terminated string.
+    unsafe extern "C" fn value_replacement(
+        m: *mut bindings::module,
+        name: *const c_char,
+    ) -> c_ulong {
+        let Some(m) = NonNull::new(m) else {
+            return 0;
+        };
+        if name.is_null() {
+            return 0;
+        }
+        // SAFETY: Both callers hold the RCU read lock across the call:
+        // `module_kallsyms_lookup_name()` and `find_kallsyms_symbol_value()`
+        // (kernel/module/kallsyms.c, `guard(rcu)()`); the value stays in
+        // this function.
+        let rcu = unsafe { CallerHolds::assume() };
+        // SAFETY: As in `replacement()`: found by the caller under that
+        // read lock, used in this call only.
+        let module = unsafe { ModuleRef::from_raw(m, false) };
+        // SAFETY: `name` is a NUL-terminated string (the caller), not
+        // changed during the call.
+        let name = unsafe { CStr::from_char_ptr(name) };
+        // SAFETY: Called from a replacement.
+        let reg = unsafe { registry() };
+        let answer = registry::kernel_value_answer(reg, &module, name.to_bytes(), &rcu);
+        count(answer.indexed, &NAMES_INDEXED, &NAMES_SCANNED);
+        answer.value as c_ulong
     }
 }

@@ -492,18 +492,22 @@ impl LineFile for Bench {
 
 /// `accelerate`: whether the kernel's own module address lookups go through
 /// modsym (`1`) or not (`0`); write `1` or `0` to switch. Switched on, the
-/// lookups answered since, by an index and by a scan; switched off after a
-/// refusal, why it was refused.
+/// lookups answered since, by an index and by a scan, then the same for name
+/// lookups (or why those are not replaced); switched off after a refusal,
+/// why it was refused.
 #[derive(Default)]
 struct Accelerate;
 
 /// Appends line `pos` of the `accelerate` file; `false` past its end.
 fn accelerate_line(st: &accel::Status, pos: usize, out: &mut Text) -> Result<bool> {
-    match (pos, st.on, &st.refusal) {
-        (0, on, _) => writeln!(out, "{}", u8::from(on))?,
-        (1, true, _) => writeln!(out, "indexed {}", st.indexed)?,
-        (2, true, _) => writeln!(out, "scanned {}", st.scanned)?,
-        (1, false, Some(r)) => writeln!(out, "refused {}: {}", r.error_name(), r.why)?,
+    match (pos, st.on, &st.refusal, st.names) {
+        (0, on, _, _) => writeln!(out, "{}", u8::from(on))?,
+        (1, true, _, _) => writeln!(out, "indexed {}", st.indexed)?,
+        (2, true, _, _) => writeln!(out, "scanned {}", st.scanned)?,
+        (3, true, _, Ok(())) => writeln!(out, "names_indexed {}", st.names_indexed)?,
+        (4, true, _, Ok(())) => writeln!(out, "names_scanned {}", st.names_scanned)?,
+        (3, true, _, Err(why)) => writeln!(out, "names off: {}", why)?,
+        (1, false, Some(r), _) => writeln!(out, "refused {}: {}", r.error_name(), r.why)?,
         _ => return Ok(false),
     }
     Ok(true)

@@ -1278,3 +1278,48 @@ pub fn lookup_name<'a, T: SymbolTable + ?Sized>(t: &T, names: &'a [u32], name: &
     let len = rest.partition_point(|&e| t.name(e as usize) <= name);
     rest.get(..len).unwrap_or(&[])
 }
+
+/// The entry the kernel's `__find_kallsyms_symbol_value(mod, name)`
+/// (kernel/module/kallsyms.c) takes its value from: the first in symtab
+/// order named `name` and not `SHN_UNDEF`.
+///
+/// With `names`, the table's name index ([`build_names`]), in `O(log n)`
+/// name comparisons; without it, or for what the index leaves out (entry 0,
+/// the empty name), by the kernel's own linear scan.
+///
+/// # Examples
+///
+/// ```
+/// use modsym_core::index::{build_names, first_defined_named, SymbolTable};
+///
+/// struct Table<'a>(&'a [(u64, u16, &'a str)]);
+/// impl SymbolTable for Table<'_> {
+///     fn len(&self) -> usize { self.0.len() }
+///     fn value(&self, i: usize) -> u64 { self.0[i].0 }
+///     fn shndx(&self, i: usize) -> u16 { self.0[i].1 }
+///     fn name(&self, i: usize) -> &[u8] { self.0[i].2.as_bytes() }
+/// }
+///
+/// let t = Table(&[(0, 0, ""), (0, 0, "a"), (0x20, 1, "a"), (0x30, 2, "a")]);
+/// let mut names = [0u32; 2];
+/// let n = build_names(&t, &mut names).unwrap();
+/// assert_eq!(first_defined_named(&t, Some(&names[..n]), b"a"), Some(2));
+/// assert_eq!(first_defined_named(&t, None, b"a"), Some(2));
+/// assert_eq!(first_defined_named(&t, Some(&names[..n]), b""), None);
+/// ```
+pub fn first_defined_named<T: SymbolTable + ?Sized>(
+    t: &T,
+    names: Option<&[u32]>,
+    name: &[u8],
+) -> Option<usize> {
+    let matches = |i: usize| t.shndx(i) != SHN_UNDEF && t.name(i) == name;
+    match names {
+        Some(names) if !name.is_empty() => {
+            if t.len() > 0 && matches(0) {
+                return Some(0);
+            }
+            lookup_name(t, names, name).first().map(|&i| i as usize)
+        }
+        _ => (0..t.len()).find(|&i| matches(i)),
+    }
+}

@@ -405,16 +405,16 @@ impl ModuleRef<'_> {
     ///
     /// Reads the init part whatever `init_ok` says, like the kernel: the
     /// module was found on the module list (or by the kernel, for its own
-    /// lookups) inside the read-side critical section `_rcu` proves, and the
+    /// lookups) inside the read-side critical section `rcu` proves, and the
     /// kernel frees module and init memory (with the init-time table) only
-    /// after a grace period; use the result only while `_rcu` lives.
+    /// after a grace period; use the result only while `rcu` lives.
     ///
     /// Calls nothing traceable (atomic loads are Rust helpers, which ftrace
     /// does not instrument): the replacement of `find_kallsyms_symbol()` uses it.
     pub(crate) fn kernel_scan_target(
         &self,
         addr: u64,
-        _rcu: &impl ReadSide,
+        rcu: &impl ReadSide,
         resolvable: impl Fn(usize) -> bool,
     ) -> Option<(Region, KTable)> {
         let region = (0..MEM_TYPES).filter(|&t| resolvable(t)).find_map(|t| {
@@ -422,6 +422,16 @@ impl ModuleRef<'_> {
             let r = Region::new(base, size);
             (size != 0 && r.contains(addr)).then_some(r)
         })?;
+        Some((region, self.kernel_table(rcu)?))
+    }
+
+    /// The table the kernel's lookups scan right now,
+    /// `rcu_dereference(mod->kallsyms)`: the init-time table while the
+    /// module is COMING, `core_kallsyms` once it is LIVE. Use it only while
+    /// `_rcu` lives (see [`Self::kernel_scan_target`]).
+    ///
+    /// Calls nothing traceable: the replacements of the kernel's lookups use it.
+    pub(crate) fn kernel_table(&self, _rcu: &impl ReadSide) -> Option<KTable> {
         // SAFETY: The module is alive (type invariant); the RCU pointer is
         // read once with acquire semantics (`rcu_dereference()`).
         let k = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).kallsyms) }.load(Acquire);
@@ -429,8 +439,9 @@ impl ModuleRef<'_> {
             return None;
         }
         // SAFETY: `k` is the module's current `mod_kallsyms`, core or
-        // init-time, not freed before the read side `_rcu` proves ends (above).
-        Some((region, unsafe { Self::table(k) }))
+        // init-time, not freed before the read side `_rcu` proves ends
+        // (the module was found inside it, see `kernel_scan_target()`).
+        Some(unsafe { Self::table(k) })
     }
 
     /// The core symbol table (`mod->core_kallsyms`), used after init.

@@ -92,7 +92,7 @@ impl kernel::Module for Modsym {
         }
         // Off; switched on through debugfs. Dropped (switched off) before
         // the registry on every path out.
-        let accel = accel::Accel::new(reg.clone())?;
+        let accel = accel::Accel::new(reg.clone(), module)?;
         // debugfs is optional (kernel convention); created last so that no
         // file can be open if an earlier step fails.
         let dir = match debugfs::create(reg.clone()) {

@@ -413,6 +413,10 @@ impl ModIndex {
             Some(idx) => Some(Arc::new(idx, GFP_KERNEL)?),
             None => None,
         };
+        if EAGER_NAMES.load(Relaxed) {
+            // Without it the module's names are scanned, which is exact too.
+            let _ = core.ensure_names();
+        }
         let build_ns = elapsed_ns(start);
         Ok(Self {
             module: m.module_id(),
@@ -680,6 +684,79 @@ pub(crate) fn kernel_answer(
             indexed: false,
         },
     }
+}
+
+/// `__find_kallsyms_symbol_value()`'s answer for a name, see
+/// [`kernel_value_answer`].
+// Used by the ftrace hook (accel.rs), which not every kernel has.
+#[cfg_attr(
+    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+    expect(dead_code)
+)]
+pub(crate) struct ValueAnswer {
+    /// The symbol's value, 0 for none (as the kernel returns it).
+    pub(crate) value: u64,
+    /// Whether a published name index gave the answer (else a linear scan did).
+    pub(crate) indexed: bool,
+}
+
+/// What the kernel's `__find_kallsyms_symbol_value(m, name)` returns right
+/// now, exactly: the value of the first entry in symtab order of
+/// `rcu_dereference(m->kallsyms)` named `name` and not `SHN_UNDEF`, or 0.
+/// The replacement of that function (`accel.rs`) answers with this.
+///
+/// `reg`'s published name index answers only if it was built for that very
+/// table (the exactness guard: the core table once the module is LIVE);
+/// otherwise the table is scanned like the kernel does (a COMING module, a
+/// module not indexed yet, or whose name index is not built: see
+/// [`set_eager_names`]).
+///
+/// No lock, no allocation, no sleeping, nothing traceable: runs in any
+/// context the kernel's lookups run in, inside the caller's RCU read side.
+// Used by the ftrace hook (accel.rs), which not every kernel has.
+#[cfg_attr(
+    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+    expect(dead_code)
+)]
+pub(crate) fn kernel_value_answer(
+    reg: Option<&Registry>,
+    m: &ModuleRef<'_>,
+    name: &[u8],
+    rcu: &impl ReadSide,
+) -> ValueAnswer {
+    let Some(table) = m.kernel_table(rcu) else {
+        return ValueAnswer {
+            value: 0,
+            indexed: false,
+        };
+    };
+    let names = reg
+        .and_then(|r| r.snapshot(rcu))
+        .and_then(|s| s.modules().iter().find(|x| x.module.id() == m.id()))
+        .filter(|x| x.core.table.same_as(&table))
+        .and_then(|x| x.core.names.as_ref());
+    let entry = index::first_defined_named(&table, names.map(|n| &n[..]), name);
+    ValueAnswer {
+        value: entry.map_or(0, |i| table.value(i)),
+        indexed: names.is_some(),
+    }
+}
+
+/// Whether module index builds also build the name index (see
+/// [`set_eager_names`]).
+static EAGER_NAMES: Atomic<bool> = Atomic::new(false);
+
+/// From now on, build every module's name index with its address index
+/// (`true`), or only on the first `lookup` (`false`). Acceleration needs
+/// them built: its name lookups must not allocate. Modules indexed before
+/// get theirs from [`Registry::ensure_names`].
+// Used by the ftrace hook (accel.rs), which not every kernel has.
+#[cfg_attr(
+    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
+    expect(dead_code)
+)]
+pub(crate) fn set_eager_names(on: bool) {
+    EAGER_NAMES.store(on, Relaxed);
 }
 
 /// Answer of an address lookup.

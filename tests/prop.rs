@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{build_region, count_region, oracle, oracle_names, Module, Table};
+use common::{build_region, count_region, oracle, oracle_names, oracle_value_entry, Module, Table};
 use modsym_core::index::{self, is_address_candidate};
-use modsym_core::index::{build_names, count_names, lookup_name, Region};
+use modsym_core::index::{build_names, count_names, first_defined_named, lookup_name, Region};
 use proptest::prelude::*;
 
 /// Names drawn from a small pool: duplicates, mapping symbols, empty names.
@@ -148,6 +148,29 @@ proptest! {
         for q in extra.into_iter().map(|k| NAMES[k]).filter(|q| !q.is_empty()) {
             let want = oracle_names(&t, q);
             prop_assert_eq!(lookup_name(&t, &names, q), want.as_slice(), "{:?}", q);
+        }
+    }
+
+    /// The kernel's name-to-value lookup, with and without the name index,
+    /// for every query (the empty one included), also when entry 0 is a
+    /// defined, named symbol (the loader never makes one; the answer must
+    /// not depend on that).
+    #[test]
+    fn first_defined_named_matches_kernel_loop(
+        mut t in table(),
+        entry0 in prop::option::of((0..NAMES.len(), 1u16..3)),
+        queries in prop::collection::vec(0..NAMES.len(), 1..8),
+    ) {
+        if let Some((n, shndx)) = entry0 {
+            let k = t.push(NAMES[n], 0x40, shndx);
+            t.syms[0] = t.syms[k];
+        }
+        let mut names = vec![0u32; count_names(&t)];
+        let n = build_names(&t, &mut names).unwrap();
+        for q in queries.into_iter().map(|k| NAMES[k]) {
+            let want = oracle_value_entry(&t, q);
+            prop_assert_eq!(first_defined_named(&t, Some(&names[..n]), q), want, "{:?}", q);
+            prop_assert_eq!(first_defined_named(&t, None, q), want, "{:?}", q);
         }
     }
 }

@@ -22,6 +22,8 @@ if [ -d "$tracing" ] && [ ! -e "$tracing/available_filter_functions" ]; then
 	mount -t tracefs tracefs "$tracing" 2>/dev/null
 fi
 [ -e "$tracing/available_filter_functions" ] || tracing=/sys/kernel/debug/tracing
+# modsym_test_names's file: names written, the kernel's values (kallsyms_lookup_name()) read.
+NAMES_LOOKUP=/sys/kernel/debug/modsym_test_names/lookup
 # have_ftrace: the kernel has dynamic ftrace (its function listing exists).
 have_ftrace() { [ -e "$tracing/available_filter_functions" ]; }
 
@@ -207,6 +209,54 @@ coming_stacks() {
 	same_files "[modsym_test] frames" "$work/stack.0" "$work/stack.1"
 }
 
+# (c2) Name lookups (module_kallsyms_lookup_name(): `mod:sym` in kprobes and BPF) give the
+# same value off and on: every symbol /proc/kallsyms lists for ext4, modsym_test and
+# modsym_gen1k_1 as `mod:sym`, modsym_test's also plain (the kernel then tries every
+# module in list order), and names that miss (no such symbol, no such module, empty);
+# modsym_test has two static `dup_helper`s, of which the kernel takes the first in symtab
+# order. Needs kprobes (to find kallsyms_lookup_name); skipped where the kernel's name
+# lookup is not replaceable (`names off:` in `accelerate`).
+t_names() {
+	have_ftrace && have_module modsym_test_names || return "$KSFT_SKIP"
+	loaded modsym || load modsym || return 1
+	load_ext4 && { loaded modsym_test || load modsym_test; } || return 1
+	{ loaded modsym_gen1k_1 || load modsym_gen1k_1; } && load modsym_test_names || return 1
+	awk '$4 == "[ext4]" || $4 == "[modsym_test]" || $4 == "[modsym_gen1k_1]" {
+			m = substr($4, 2, length($4) - 2); print m ":" $3
+			if (m == "modsym_test") print $3 }' /proc/kallsyms >"$work/names"
+	grep -q '^modsym_test:dup_helper$' "$work/names" || {
+		ktap_msg "/proc/kallsyms lists no modsym_test:dup_helper"
+		return 1
+	}
+	printf '%s
+' modsym_no_such_symbol modsym_test:modsym_no_such_symbol \
+		modsym_no_such_module:dup_helper modsym_test: : "" ext4:ext4 >>"$work/names"
+	for state in 0 1; do
+		accel_set "$state" || return 1
+		if [ "$state" = 1 ] && grep -q '^names off:' "$ACCEL"; then
+			ktap_msg "$(grep '^names off:' "$ACCEL")"
+			accel_set 0
+			unload modsym_test_names
+			return "$KSFT_SKIP"
+		fi
+		before=$(accel_count names_indexed)
+		cat "$work/names" >"$NAMES_LOOKUP" && cat "$NAMES_LOOKUP" >"$work/values.$state" || return 1
+		[ "$state" = 0 ] || [ "$(accel_count names_indexed)" -gt "$before" ] || {
+			ktap_msg "the name index answered none of the lookups: $(accel_counts)"
+			return 1
+		}
+	done
+	ktap_msg "$(tail -n 1 "$work/values.0" | cut -c3-) off, $(tail -n 1 "$work/values.1" | cut -c3-) on; answered while on: $(accel_counts)"
+	accel_set 0 && unload modsym_test_names && unload modsym_gen1k_1 || return 1
+	# The lookups found what /proc/kallsyms lists (nonzero), and the same values off and on.
+	awk '$2 == "modsym_test:dup_helper" && $1 != "0" { f = 1 } END { exit !f }' "$work/values.0" || {
+		ktap_msg "modsym_test:dup_helper not found"
+		return 1
+	}
+	sed '$d' "$work/values.0" >"$work/v0" && sed '$d' "$work/values.1" >"$work/v1" &&
+		same_files "values of $(wc -l <"$work/names") names" "$work/v0" "$work/v1"
+}
+
 # (d) NMI context: sysrq's backtraces of every CPU, taken while modsym_test's kthread spins
 # in modsym_test_spin(), name the same [modsym_test] frames off and on, and while on the
 # replacement answered them (its indexed count grew).
@@ -300,32 +350,44 @@ load_cycle() {
 	wait && unload modsym_test
 }
 ext4_cycle() { load_ext4 && unload_ext4; }
+# names_once: name lookups of modules that come and go (and of one that stays), where
+# modsym_test_names is loaded.
+names_once() {
+	[ -e "$NAMES_LOOKUP" ] || return 0
+	printf '%s\n' modsym_test:dup_helper dup_helper ext4:ext4_fill_super jbd2:jbd2_journal_start \
+		modsym_gen1k_1:modsym_gen1k_1_fn7 >"$NAMES_LOOKUP" && cat "$NAMES_LOOKUP" >/dev/null
+}
 
 # (e) Switching on and off in a loop while modules load and unload (one whose init fails,
-# one that waits in init) and readers list available_filter_functions and resolve; then
+# one that waits in init) and readers list available_filter_functions, resolve, and look up
+# names (modsym_test_names, where kprobes are); then
 # off, the listings are identical off and on again and modsym is exact.
 t_storm() {
 	have_ftrace || return "$KSFT_SKIP"
 	loaded modsym || load modsym || return 1
 	unload modsym_test && unload modsym_bulk20k && unload_ext4 || return 1
+	{ loaded modsym_gen1k_1 || load modsym_gen1k_1; } || return 1
+	! have_module modsym_test_names || loaded modsym_test_names || load modsym_test_names || return 1
 	rm -f "$work/stop" "$work/toggle.failed" "$work/toggle.err"
 	worker toggles toggle_once &
 	worker listings listing_once &
 	worker resolves resolve_once &
 	worker loads load_cycle &
 	worker ext4 ext4_cycle &
+	worker names names_once &
 	sleep "$seconds"
 	touch "$work/stop"
 	wait
 	ktap_msg "storm ${seconds}s: $(cat "$work/toggles.count") on/off cycles, $(cat "$work/listings.count") listings," \
 		"$(cat "$work/resolves.count") resolve batches, $(cat "$work/loads.count") modsym_test cycles," \
-		"$(cat "$work/ext4.count") ext4 stack cycles"
+		"$(cat "$work/ext4.count") ext4 stack cycles, $(cat "$work/names.count") name lookup batches"
 	[ ! -e "$work/toggle.failed" ] || {
 		ktap_msg "$(wc -l <"$work/toggle.failed") switches failed: $(sort -u "$work/toggle.err" | head -n 3 | tr '\n' ' ')"
 		return 1
 	}
 	[ "$(cat "$work/toggles.count")" -gt 0 ] && [ "$(cat "$work/listings.count")" -gt 0 ] || return 1
 	accel_set 0 && expect_eq "state after the storm" "$(accel_state)" 0 || return 1
+	unload modsym_test_names && unload modsym_gen1k_1 || return 1
 	unload modsym_test && load_ext4 && load modsym_test || return 1
 	listings_match && modules_exact && verify_clean
 }
@@ -425,13 +487,14 @@ t_refusal() {
 }
 
 t_cleanup() {
-	unload modsym_test_kprobe && unload_livepatch && unload modsym_test && unload modsym_bulk20k && unload_ext4 && unload modsym
+	unload modsym_test_kprobe && unload modsym_test_names && unload modsym_gen1k_1 && unload_livepatch && unload modsym_test && unload modsym_bulk20k && unload_ext4 && unload modsym
 }
 
-ktap_set_plan 9
+ktap_set_plan 10
 ktap_run "accelerate switches on and off, refuses bad input, is off after rmmod while on" t_switch
 ktap_run "available_filter_functions byte-identical off and on (ext4, modsym_bulk20k, livepatch-sample)" t_listing
 ktap_run "%pS off and on: function records named as modsym resolves them, COMING init frames" t_pS
+ktap_run "name lookups (mod:sym) give the same values off and on, from the name index" t_names
 ktap_run "NMI backtraces of a CPU spinning in a module function name it identically off and on" t_nmi
 ktap_run "switching on and off while modules load and unload and readers list and resolve" t_storm
 ktap_run "an IPMODIFY kprobe on find_kallsyms_symbol and the acceleration exclude each other (EBUSY)" t_ebusy

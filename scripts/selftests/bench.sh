@@ -97,6 +97,31 @@ listing() {
 for m in $MODULES; do unload "$m" || exit 1; done
 listing aff_gpu "$GPU loaded" || exit 1
 
+# Name lookups: 1,000 `mod:sym` of $GPU's symbols through module_kallsyms_lookup_name(),
+# acceleration off then on, as `bench: names COUNT OFF_NS ON_NS` (the kernel's time in the
+# lookups, from modsym_test_names); the values must be identical.
+names_lookup() {
+	lookups=/sys/kernel/debug/modsym_test_names/lookup
+	have_module modsym_test_names || {
+		ktap_msg "no modsym_test_names (needs kprobes): name lookups not timed"
+		return 0
+	}
+	load modsym_test_names || return 1
+	kallsyms_lines "$GPU" | awk -v m="$GPU" 'NR % 45 == 1 { print m ":" $3 }' | head -n 1000 >/tmp/names
+	ktap_msg "$(wc -l </tmp/names) name lookups (mod:sym) in $GPU, acceleration off then on"
+	for state in 0 1; do
+		accel_set "$state" && cat /tmp/names >"$lookups" && cat "$lookups" >"/tmp/names.$state" || return 1
+	done
+	accel_set 0 && unload modsym_test_names || return 1
+	sed '$d' /tmp/names.1 >/tmp/names.1.values
+	sed '$d' /tmp/names.0 | cmp -s - /tmp/names.1.values || {
+		echo "bench: name lookups differ with acceleration on" >&2
+		return 1
+	}
+	echo "bench: names $(tail -n 1 /tmp/names.0 | awk '{ print $3, $5 }') $(tail -n 1 /tmp/names.1 | awk '{ print $5 }')"
+}
+names_lookup || exit 1
+
 # The upstream workload: every function of the 20k-function module.
 unload "$GPU" && load modsym_bulk20k || exit 1
 kallsyms_lines modsym_bulk20k | awk '$3 ~ /^modsym_bulk_fn/ { print "0x" $1 }' >/tmp/bulk-addrs

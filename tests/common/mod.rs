@@ -15,7 +15,10 @@ pub mod oracle;
 use oracle::c_at;
 // Not every includer uses every item.
 #[allow(unused_imports)]
-pub use oracle::{build_region, c_is_mapping_symbol, count_region, oracle, oracle_names, validate};
+pub use oracle::{
+    build_region, c_is_mapping_symbol, count_region, oracle, oracle_names, oracle_value_entry,
+    validate,
+};
 
 /// `Elf64_Sym`, laid out like the real thing (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -76,6 +76,12 @@ pub fn oracle_names<T: SymbolTable + ?Sized>(t: &T, name: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// `__find_kallsyms_symbol_value()`'s loop, literally: the first index
+/// (entry 0 included) with a matching name and `st_shndx != SHN_UNDEF`.
+pub fn oracle_value_entry<T: SymbolTable + ?Sized>(t: &T, name: &[u8]) -> Option<usize> {
+    (0..t.len()).find(|&i| t.name(i) == name && t.shndx(i) != 0)
+}
+
 /// `index::count_regions` for the one region `region`: the storage
 /// [`build_region`] needs.
 pub fn count_region<T: SymbolTable + ?Sized>(t: &T, region: Region) -> usize {
