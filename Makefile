@@ -35,7 +35,7 @@ endif
 MO ?= $(CURDIR)/build/$(ARCH)-$(PROFILE)
 KBUILD = $(MAKE) -C $(KDIR) ARCH=$(ARCH) LLVM=$(LLVM)
 
-.PHONY: all modules testmods klp payload run check bench clean help
+.PHONY: all modules testmods klp ftrace-mods payload run check bench clean help
 
 all: modules
 
@@ -55,10 +55,11 @@ kselftests = $(firstword $(wildcard $(KDIR)/source/tools/testing/selftests/$(1) 
 
 # Everything a guest needs, in one directory laid out like a kselftest install: the modules
 # (ours, the tests', the kernel's), kselftest/ (the kernel's KTAP helpers and runner),
-# modsym/ (our selftests) and livepatch/ (the kernel's, see klp).
+# modsym/ (our selftests), livepatch/ (the kernel's, see klp) and ftrace/ (the kernel's
+# ftracetest and its cases, for ftrace.sh).
 KERNEL_TEST_MODULES = lib/crc/crc16.ko fs/mbcache.ko fs/jbd2/jbd2.ko fs/ext4/ext4.ko \
 	samples/livepatch/livepatch-sample.ko samples/rust/rust_minimal.ko
-payload: modules testmods klp
+payload: modules testmods klp ftrace-mods
 	@[ -n "$(call kselftests,kselftest)" ] || { echo "no tools/testing/selftests/kselftest under $(KDIR)"; exit 1; }
 	@rm -rf $(MO)/payload && mkdir -p $(MO)/payload/kselftest
 	@cp $(MO)/modsym.ko $(MO)/testmods/*.ko $(wildcard $(addprefix $(KDIR)/,$(KERNEL_TEST_MODULES))) $(MO)/payload/
@@ -66,7 +67,10 @@ payload: modules testmods klp
 	@cp -r scripts/selftests $(MO)/payload/modsym
 	@rm -rf $(MO)/payload/modsym/modules
 	@$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/klp-shims/insmod scripts/selftests/klp-shims/insmod.c
+	@$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/tools/readtimes scripts/selftests/tools/readtimes.c
 	@if [ -d $(MO)/klp/livepatch ]; then cp -r $(MO)/klp/livepatch $(MO)/payload/; fi
+	@src=$(call kselftests,ftrace); if [ -n "$$src" ]; then mkdir -p $(MO)/payload/ftrace && \
+		cp -r $$src/ftracetest $$src/test.d $(wildcard $(MO)/ftrace-mods/*.ko) $(MO)/payload/ftrace/; fi
 
 # The kernel's own livepatch selftests (tools/testing/selftests/livepatch of KDIR's source):
 # scripts, their test modules and the static test program, laid out as they expect. Nothing
@@ -84,6 +88,18 @@ klp:
 	cp $(MO)/klp/modules/*.ko $(MO)/klp/livepatch/test_modules/ && \
 	cp $$src/functions.sh $$src/test-*.sh $$src/settings $(MO)/klp/livepatch/ && \
 	$(GUEST_CC_$(ARCH)) -static -O2 -o $(MO)/klp/livepatch/test_klp-call_getpid $$src/test_klp-call_getpid.c
+
+# The sample module the kernel's ftrace selftests load on module cases (`modprobe
+# trace-printk`: CONFIG_SAMPLE_TRACE_PRINTK, which the test kernels do not build), built
+# out of tree from KDIR's source. Nothing without ftrace.
+ftrace-mods:
+	@$(ENSURE_KERNEL)
+	@src=$(firstword $(wildcard $(KDIR)/source/samples/trace_printk $(KDIR)/samples/trace_printk)); \
+	rm -rf $(MO)/ftrace-mods; \
+	[ -n "$$src" ] && grep -qx CONFIG_FUNCTION_TRACER=y $(KDIR)/include/config/auto.conf || exit 0; \
+	mkdir -p $(MO)/ftrace-mods && cp $$src/trace-printk.c $(MO)/ftrace-mods/ && \
+	echo 'obj-m += trace-printk.o' >$(MO)/ftrace-mods/Kbuild && \
+	$(KBUILD) -s M=$(MO)/ftrace-mods MO=$(MO)/ftrace-mods modules
 
 run: payload
 	qemu/run --arch $(ARCH) --profile $(PROFILE) --kernel $(KDIR) --interactive \

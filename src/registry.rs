@@ -750,11 +750,6 @@ static EAGER_NAMES: Atomic<bool> = Atomic::new(false);
 /// (`true`), or only on the first `lookup` (`false`). Acceleration needs
 /// them built: its name lookups must not allocate. Modules indexed before
 /// get theirs from [`Registry::ensure_names`].
-// Used by the ftrace hook (accel.rs), which not every kernel has.
-#[cfg_attr(
-    not(all(CONFIG_DYNAMIC_FTRACE_WITH_ARGS, any(CONFIG_X86_64, CONFIG_ARM64))),
-    expect(dead_code)
-)]
 pub(crate) fn set_eager_names(on: bool) {
     EAGER_NAMES.store(on, Relaxed);
 }

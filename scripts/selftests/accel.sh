@@ -214,8 +214,9 @@ coming_stacks() {
 # modsym_gen1k_1 as `mod:sym`, modsym_test's also plain (the kernel then tries every
 # module in list order), and names that miss (no such symbol, no such module, empty);
 # modsym_test has two static `dup_helper`s, of which the kernel takes the first in symtab
-# order. Needs kprobes (to find kallsyms_lookup_name); skipped where the kernel's name
-# lookup is not replaceable (`names off:` in `accelerate`).
+# order. Kprobe events on a `modsym_test:` function and on a plain module function name
+# land on the same addresses off and on. Needs kprobes (to find kallsyms_lookup_name); skipped
+# where the kernel's name lookup is not replaceable (`names off:` in `accelerate`).
 t_names() {
 	have_ftrace && have_module modsym_test_names || return "$KSFT_SKIP"
 	loaded modsym || load modsym || return 1
@@ -240,7 +241,8 @@ t_names() {
 			return "$KSFT_SKIP"
 		fi
 		before=$(accel_count names_indexed)
-		cat "$work/names" >"$NAMES_LOOKUP" && cat "$NAMES_LOOKUP" >"$work/values.$state" || return 1
+		cat "$work/names" >"$NAMES_LOOKUP" && cat "$NAMES_LOOKUP" >"$work/values.$state" &&
+			kprobe_events "$state" || return 1
 		[ "$state" = 0 ] || [ "$(accel_count names_indexed)" -gt "$before" ] || {
 			ktap_msg "the name index answered none of the lookups: $(accel_counts)"
 			return 1
@@ -254,7 +256,28 @@ t_names() {
 		return 1
 	}
 	sed '$d' "$work/values.0" >"$work/v0" && sed '$d' "$work/values.1" >"$work/v1" &&
-		same_files "values of $(wc -l <"$work/names") names" "$work/v0" "$work/v1"
+		same_files "values of $(wc -l <"$work/names") names" "$work/v0" "$work/v1" &&
+		same_files "kprobe events on modsym_test's functions" "$work/kprobes.0" "$work/kprobes.1"
+}
+
+# kprobe_events STATE: kprobe events on a `modsym_test:` function and on a plain module
+# function name, as the kernel resolved them (kprobes/list), into $work/kprobes.STATE; the
+# events are removed again. Nothing where the kernel has no kprobe events. (Kprobe events
+# refuse names that are not unique, such as dup_helper.)
+kprobe_events() {
+	: >"$work/kprobes.$1"
+	[ -e "$tracing/kprobe_events" ] || return 0
+	if ! echo 'p:modsym_names_mod modsym_test:modsym_test_core_fn' >"$tracing/kprobe_events" ||
+		! echo 'p:modsym_names_plain modsym_test_dup_caller' >>"$tracing/kprobe_events"; then
+		ktap_msg "cannot add kprobe events on modsym_test: $(cat "$tracing/kprobe_events")"
+		return 1
+	fi
+	grep ' modsym_test ' /sys/kernel/debug/kprobes/list >"$work/kprobes.$1"
+	echo >"$tracing/kprobe_events"
+	[ "$(wc -l <"$work/kprobes.$1")" = 2 ] || {
+		ktap_msg "kprobes on modsym_test, acceleration $1: $(tr '\n' ' ' <"$work/kprobes.$1")"
+		return 1
+	}
 }
 
 # (d) NMI context: sysrq's backtraces of every CPU, taken while modsym_test's kthread spins

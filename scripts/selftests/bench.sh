@@ -43,8 +43,24 @@ load_time_us() {
 }
 
 aff=/sys/kernel/tracing/available_filter_functions
+# restarts KEY: the part of the listing that is ftrace's own walk, not the lookups: at
+# every read (one 4 KB page), t_start() walks the function records from the first one again
+# up to the read's position. One full walk is timed alone (enabled_functions walks every
+# record and shows the few enabled ones), and the listing's reads are counted (tools/
+# readtimes): `bench: KEY_restart_us RESTART_US READS WALK_US`, RESTART = WALK x (records
+# walked in restarts) / records.
+restarts() {
+	"$selftests_dir/tools/readtimes" "$aff" | tail -n 1 >/tmp/aff.reads &&
+		"$selftests_dir/tools/readtimes" /sys/kernel/tracing/enabled_functions | tail -n 1 >/tmp/aff.walk ||
+		return 1
+	awk 'NR == FNR { reads = $2; records = $4; starts = $8; next }
+		{ walk = $6 / $2 / 1000
+		  printf "bench: %s_restart_us %d %d %d\n", key, walk * starts / records, reads, walk }' \
+		key="$1" /tmp/aff.reads /tmp/aff.walk
+}
 ktap_msg "available_filter_functions, nothing extra loaded"
 echo "bench: aff_base_us $(timed cat "$aff")"
+restarts aff_base || exit 1
 
 load_ext4 && unload ext4 || exit 1
 # Rounds of one load of each module without modsym, then one with: a slow drift of the
@@ -88,6 +104,7 @@ listing() {
 	echo "bench: ${1}_us $(timed sh -c "cat $aff >/tmp/aff.off")"
 	accel_set 1 || return 1
 	echo "bench: ${1}_accel_us $(timed sh -c "cat $aff >/tmp/aff.on")"
+	restarts "${1}_accel" || return 1
 	accel_set 0 || return 1
 	cmp -s /tmp/aff.off /tmp/aff.on || {
 		echo "bench: available_filter_functions differs with acceleration on" >&2

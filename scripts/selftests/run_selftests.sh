@@ -10,7 +10,7 @@
 # shellcheck shell=dash
 dir=$(cd "$(dirname "$0")" && pwd)
 BASE_DIR=$(dirname "$dir")
-tests=${*:-modsym.sh livepatch.sh corpus.sh stress.sh faults.sh accel.sh kmemleak.sh}
+tests=${*:-modsym.sh livepatch.sh corpus.sh stress.sh faults.sh accel.sh ftrace.sh kmemleak.sh}
 [ -f "$BASE_DIR/kselftest/runner.sh" ] || {
 	echo "$BASE_DIR/kselftest/runner.sh missing: run the selftests from \`make payload\`'s directory" >&2
 	exit 1
