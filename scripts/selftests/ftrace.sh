@@ -6,7 +6,9 @@
 # through the functions modsym replaces (function names in the trace and in filters, stack
 # traces, kprobe events by symbol and by `mod:sym`) or that put other ftrace users on
 # ftrace sites beside modsym's hook, and that run in modsym's guests. `make payload` puts
-# ftracetest in ../ftrace; FTRACE_SELFTESTS_DIR overrides.
+# ftracetest in ../ftrace; FTRACE_SELFTESTS_DIR overrides. FTRACE_CASES=modules runs only
+# the cases about module symbols and stack traces (the debug kernel, where each case takes a
+# minute, runs these).
 # shellcheck shell=dash disable=SC2317 # tests run through ktap_run
 # shellcheck source=ktap.sh
 . "$(dirname "$0")/ktap.sh"
@@ -48,6 +50,12 @@ kprobe/kprobe_syntax_errors.tc
 kprobe/kretprobe_args.tc
 kprobe/probepoint.tc
 dynevent/add_remove_kprobe.tc
+"
+[ "${FTRACE_CASES:-}" != modules ] || CASES="
+ftrace/func_mod_trace.tc
+ftrace/func-filter-stacktrace.tc
+kprobe/kprobe_module.tc
+kprobe/kprobe_non_uniq_symbol.tc
 "
 # The module cases load the kernel's trace-printk sample (`modprobe trace-printk`), which
 # `make payload` builds beside ftracetest; ftrace-shims/modprobe loads it from there.
