@@ -43,24 +43,27 @@ load_time_us() {
 }
 
 aff=/sys/kernel/tracing/available_filter_functions
-# restarts KEY: the part of the listing that is ftrace's own walk, not the lookups: at
+# restarts KEY KIND: the part of the listing that is ftrace's own walk, not the lookups: at
 # every read (one 4 KB page), t_start() walks the function records from the first one again
-# up to the read's position. One full walk is timed alone (enabled_functions walks every
-# record and shows the few enabled ones), and the listing's reads are counted (tools/
-# readtimes): `bench: KEY_restart_us RESTART_US READS WALK_US`, RESTART = WALK x (records
-# walked in restarts) / records.
+# up to the read's position, so a read takes longer the more records come before it. The
+# slope (ns per record walked) is fitted over the reads that hold KIND lines only (`module`
+# or `vmlinux`: lines that cost alike to show), from tools/readtimes; then
+# `bench: KEY_restart_us RESTART_US READS SLOPE_NS`, RESTART = SLOPE x the records walked
+# in all restarts.
 restarts() {
-	"$selftests_dir/tools/readtimes" "$aff" | tail -n 1 >/tmp/aff.reads &&
-		"$selftests_dir/tools/readtimes" /sys/kernel/tracing/enabled_functions | tail -n 1 >/tmp/aff.walk ||
-		return 1
-	awk 'NR == FNR { reads = $2; records = $4; starts = $8; next }
-		{ walk = $6 / $2 / 1000
-		  printf "bench: %s_restart_us %d %d %d\n", key, walk * starts / records, reads, walk }' \
-		key="$1" /tmp/aff.reads /tmp/aff.walk
+	"$selftests_dir/tools/readtimes" "$aff" >/tmp/aff.reads || return 1
+	awk -v key="$1" -v kind="$2" '
+		{ reads++; walked += $1 }
+		$2 >= 20 && (kind == "module" ? $3 == $2 : $3 == 0) {
+			k++; sx += $1; sy += $4; sxx += $1 * $1; sxy += $1 * $4 }
+		END {
+			if (k < 10 || k * sxx == sx * sx) exit 1
+			slope = (k * sxy - sx * sy) / (k * sxx - sx * sx)
+			printf "bench: %s_restart_us %d %d %.1f\n", key, slope * walked / 1000, reads, slope }' /tmp/aff.reads
 }
 ktap_msg "available_filter_functions, nothing extra loaded"
 echo "bench: aff_base_us $(timed cat "$aff")"
-restarts aff_base || exit 1
+restarts aff_base vmlinux || exit 1
 
 load_ext4 && unload ext4 || exit 1
 # Rounds of one load of each module without modsym, then one with: a slow drift of the
@@ -104,7 +107,7 @@ listing() {
 	echo "bench: ${1}_us $(timed sh -c "cat $aff >/tmp/aff.off")"
 	accel_set 1 || return 1
 	echo "bench: ${1}_accel_us $(timed sh -c "cat $aff >/tmp/aff.on")"
-	restarts "${1}_accel" || return 1
+	restarts "${1}_accel" module || return 1
 	accel_set 0 || return 1
 	cmp -s /tmp/aff.off /tmp/aff.on || {
 		echo "bench: available_filter_functions differs with acceleration on" >&2
@@ -116,7 +119,9 @@ listing aff_gpu "$GPU loaded" || exit 1
 
 # Name lookups: 1,000 `mod:sym` of $GPU's symbols through module_kallsyms_lookup_name(),
 # acceleration off then on, as `bench: names COUNT OFF_NS ON_NS` (the kernel's time in the
-# lookups, from modsym_test_names); the values must be identical.
+# lookups, from modsym_test_names); the values must be identical. And what a lookup costs
+# before any module symtab is searched (vmlinux's names first, then the module by name):
+# 1,000 lookups in modsym_test_names' own few symbols, as `bench: names_fixed COUNT NS`.
 names_lookup() {
 	lookups=/sys/kernel/debug/modsym_test_names/lookup
 	have_module modsym_test_names || {
@@ -129,7 +134,12 @@ names_lookup() {
 	for state in 0 1; do
 		accel_set "$state" && cat /tmp/names >"$lookups" && cat "$lookups" >"/tmp/names.$state" || return 1
 	done
-	accel_set 0 && unload modsym_test_names || return 1
+	accel_set 0 || return 1
+	kallsyms_lines modsym_test_names | awk '{ n[NR] = "modsym_test_names:" $3 }
+		END { for (i = 0; i < 1000; i++) print n[i % NR + 1] }' >/tmp/names.fixed
+	cat /tmp/names.fixed >"$lookups" && cat "$lookups" >/tmp/names.fixed.out || return 1
+	echo "bench: names_fixed $(tail -n 1 /tmp/names.fixed.out | awk '{ print $3, $5 }')"
+	unload modsym_test_names || return 1
 	sed '$d' /tmp/names.1 >/tmp/names.1.values
 	sed '$d' /tmp/names.0 | cmp -s - /tmp/names.1.values || {
 		echo "bench: name lookups differ with acceleration on" >&2
