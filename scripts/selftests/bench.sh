@@ -48,8 +48,8 @@ aff=/sys/kernel/tracing/available_filter_functions
 # up to the read's position, so a read takes longer the more records come before it. The
 # slope (ns per record walked) is fitted over the reads that hold KIND lines only (`module`
 # or `vmlinux`: lines that cost alike to show), from tools/readtimes; then
-# `bench: KEY_restart_us RESTART_US READS SLOPE_NS`, RESTART = SLOPE x the records walked
-# in all restarts.
+# `bench: KEY_restart_us RESTART_US READS SLOPE_NS WALKED`, RESTART = SLOPE x WALKED, the
+# records walked in all restarts.
 restarts() {
 	"$selftests_dir/tools/readtimes" "$aff" >/tmp/aff.reads || return 1
 	awk -v key="$1" -v kind="$2" '
@@ -59,7 +59,7 @@ restarts() {
 		END {
 			if (k < 10 || k * sxx == sx * sx) exit 1
 			slope = (k * sxy - sx * sy) / (k * sxx - sx * sx)
-			printf "bench: %s_restart_us %d %d %.1f\n", key, slope * walked / 1000, reads, slope }' /tmp/aff.reads
+			printf "bench: %s_restart_us %d %d %.1f %d\n", key, slope * walked / 1000, reads, slope, walked }' /tmp/aff.reads
 }
 ktap_msg "available_filter_functions, nothing extra loaded"
 echo "bench: aff_base_us $(timed cat "$aff")"
