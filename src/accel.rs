@@ -699,8 +699,12 @@ mod hook {
                     None => break,
                 },
             };
+            // Longer names are skipped: the byte after the name must stay the NUL.
             let mut cname = [0u8; CANARY_NAME_LEN + 1];
-            let Some(dst) = cname.get_mut(..name.len()) else {
+            let Some(dst) = cname
+                .get_mut(..name.len())
+                .filter(|_| name.len() <= CANARY_NAME_LEN)
+            else {
                 continue;
             };
             dst.copy_from_slice(name);
