@@ -587,9 +587,17 @@ impl Snapshot {
         self.modules.iter().any(|x| Arc::ptr_eq(x, m))
     }
 
+    /// The published index of the module with [`ModuleRef::id`] `id`.
+    pub(crate) fn module(&self, id: usize) -> Option<&ModIndex> {
+        self.modules
+            .iter()
+            .find(|x| x.module.id() == id)
+            .map(|x| &**x)
+    }
+
     /// Whether the module with [`ModuleRef::id`] `id` is published.
     pub(crate) fn has_module(&self, id: usize) -> bool {
-        self.modules.iter().any(|x| x.module.id() == id)
+        self.module(id).is_some()
     }
 
     /// The module and region whose memory contains `addr` (rule 1), in
@@ -732,7 +740,7 @@ pub(crate) fn kernel_value_answer(
     };
     let names = reg
         .and_then(|r| r.snapshot(rcu))
-        .and_then(|s| s.modules().iter().find(|x| x.module.id() == m.id()))
+        .and_then(|s| s.module(m.id()))
         .filter(|x| x.core.table.same_as(&table))
         .and_then(|x| x.core.names.as_ref());
     let entry = index::first_defined_named(&table, names.map(|n| &n[..]), name);
