@@ -22,6 +22,7 @@ use crate::{
     parse::{self, ParseError},
     registry::{self, ModIndex, ModName, Registry, Snapshot},
     seqfile::{DebugfsDir, FileData, LineFile, Text},
+    sized_gfp,
     verify::{self, Report},
 };
 
@@ -125,7 +126,7 @@ impl LineFile for Resolve {
         if self.addrs.len().saturating_add(room) > RESOLVE_MAX_PENDING.saturating_add(1) {
             return Err(E2BIG);
         }
-        self.addrs.reserve(room, GFP_KERNEL)?;
+        self.addrs.reserve(room, sized_gfp())?;
         let mut lost = false;
         self.stream
             .feed(input, |addr| {

@@ -28,7 +28,16 @@
 
 #![deny(unsafe_code)]
 
-use kernel::{prelude::*, sync::Arc};
+use kernel::{alloc::Flags, prelude::*, sync::Arc};
+
+/// Flags of modsym's allocations that grow with a module or with user input
+/// (index arrays, the build's scratch, write buffers): modsym handles their
+/// failure (the kernel's own scan answers until the next build, a write is
+/// refused with `ENOMEM`) and logs it itself, so no allocation-failure splat
+/// (`__GFP_NOWARN`, as the kernel's own optional allocations).
+pub(crate) fn sized_gfp() -> Flags {
+    GFP_KERNEL | __GFP_NOWARN
+}
 
 // The core's items are `pub` for the host crate (src/lib.rs).
 #[allow(unreachable_pub)]

@@ -76,6 +76,7 @@ use crate::{
     notifier::{Events, ModuleEvents, ModuleNotifier, Next},
     parity::RegionView,
     rcu::{RcuBox, ReadSide},
+    sized_gfp,
 };
 
 /// Nanoseconds since `start`.
@@ -167,7 +168,7 @@ impl TableIndex {
         index::count_regions(&table, list, &mut counts);
         let mut storage = KVec::with_capacity(n, GFP_KERNEL)?;
         for &count in counts.iter().take(n) {
-            storage.push(KVVec::from_elem(0u32, count, GFP_KERNEL)?, GFP_KERNEL)?;
+            storage.push(KVVec::from_elem(0u32, count, sized_gfp())?, GFP_KERNEL)?;
         }
         let mut used = [0usize; MEM_TYPES];
         {
@@ -177,7 +178,7 @@ impl TableIndex {
             }
             // Sort keys of every region, freed right after the build.
             let len = index::scratch_len(counts.get(..n).unwrap_or(&[]));
-            let mut scratch = KVVec::from_elem(0u64, len, GFP_KERNEL)?;
+            let mut scratch = KVVec::from_elem(0u64, len, sized_gfp())?;
             index::build_regions_in(&table, list, &mut outs, &mut used, &mut scratch)
                 .map_err(|_| EINVAL)?;
         }
@@ -187,7 +188,7 @@ impl TableIndex {
             // Arrays were sized by count_regions(), an upper bound (mapping symbols
             // included: on arm64 about twice the candidates), before equal values
             // collapsed. On failure the larger array stays, which is only memory.
-            let _ = entries.shrink_to(len, GFP_KERNEL);
+            let _ = entries.shrink_to(len, sized_gfp());
             regions.push(RegionIndex { region, entries }, GFP_KERNEL)?;
         }
         let built = Self {
@@ -215,11 +216,11 @@ impl TableIndex {
             return Ok(());
         }
         let count = index::count_names(&self.table);
-        let mut names = KVVec::from_elem(0u32, count, GFP_KERNEL)?;
+        let mut names = KVVec::from_elem(0u32, count, sized_gfp())?;
         let used = index::build_names(&self.table, &mut names).map_err(|_| EINVAL)?;
         names.truncate(used);
         // As for the address index: the larger array stays if shrinking fails.
-        let _ = names.shrink_to(used, GFP_KERNEL);
+        let _ = names.shrink_to(used, sized_gfp());
         let bytes = index::index_bytes(names.capacity());
         // Two first lookups may race: the loser's array is dropped.
         if self.names.populate(names) {

@@ -21,6 +21,8 @@ use kernel::{
     uaccess::UserSlice,
 };
 
+use crate::sized_gfp;
+
 /// One output line, filled by [`LineFile::item`].
 ///
 /// Grows as needed, so pushing may sleep: never under RCU or a spinlock. If
@@ -315,7 +317,7 @@ impl<F: LineFile> Ops<F> {
         }
         let mut input = KVVec::new();
         let user = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast::<c_void>()), count);
-        if let Err(e) = user.read_all(&mut input, GFP_KERNEL) {
+        if let Err(e) = user.read_all(&mut input, sized_gfp()) {
             return e.to_errno() as isize;
         }
         // SAFETY: `file` was opened by `open()`, so `private_data` is our `seq_file`.
