@@ -373,19 +373,23 @@ fn summary(subjects: &[Subject]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| symtab entries | indexed (all regions) | index bytes | bytes/symtab entry | build (all regions) | lookup: index | lookup: linear loop | speed-up |"
+        "| symtab entries | indexed (all regions) | index bytes | bytes/symtab entry | build (all regions), median | lookup: index | lookup: linear loop | speed-up |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     let mut layout_rows = String::new();
     for s in subjects {
+        // The median build: on a shared machine, a mean takes in whatever
+        // else ran meanwhile.
         let t0 = Instant::now();
-        let mut reps = 0u32;
+        let mut builds = Vec::new();
         let mut indexed = 0;
-        while reps < 3 || t0.elapsed() < budget {
+        while builds.len() < 11 || t0.elapsed() < budget {
+            let t = Instant::now();
             indexed = Module::build_unchecked(&s.table, &s.regions).entries();
-            reps += 1;
+            builds.push(t.elapsed().as_nanos() as f64);
         }
-        let build_ns = t0.elapsed().as_nanos() as f64 / f64::from(reps);
+        builds.sort_by(f64::total_cmp);
+        let build_ns = builds[builds.len() / 2];
         let idx = time_per_call(
             budget,
             |a| index::lookup(&s.table, s.text, &s.entries, a),

@@ -5,12 +5,16 @@
 # modules (built with MODSYM_BENCH=1). Loads and unloads modules; leaves modsym unloaded.
 #   BENCH_REPEAT=20  insmod timings per module and setting (median, quartiles and extremes
 #                    are reported)
+#   BENCH_LOOKUP_ROUNDS=5  rounds of `bench` with acceleration off, then on (medians)
+#   BENCH_LISTING_ROUNDS=3  the same for each available_filter_functions listing
 # shellcheck shell=dash
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 ktap_msg() { echo "# $*"; }
 
 REPEAT=${BENCH_REPEAT:-20}
+LOOKUP_ROUNDS=${BENCH_LOOKUP_ROUNDS:-5}
+LISTING_ROUNDS=${BENCH_LISTING_ROUNDS:-3}
 # The generated modules by size (about 5k, 50k, 100k and 250k symtab entries on x86_64),
 # then a real one; and an amdgpu-shaped one (45k entries, 14,000 ftrace sites), loaded once
 # because its ftrace sites make each insmod slow.
@@ -34,6 +38,8 @@ spread() {
 	sort -n | awk '{ v[NR] = $1 }
 		END { print v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)], v[1], v[NR] }'
 }
+# median: the median of the numbers on stdin.
+median() { spread | cut -d ' ' -f 1; }
 
 # load_time_us MODULE SETTING: time one insmod of MODULE, appended to /tmp/load.MODULE.SETTING.
 # Only insmod is timed; with modsym, the index is built on a workqueue after it, and waited
@@ -61,8 +67,14 @@ restarts() {
 			slope = (k * sxy - sx * sy) / (k * sxx - sx * sx)
 			printf "bench: %s_restart_us %d %d %.1f %d\n", key, slope * walked / 1000, reads, slope, walked }' /tmp/aff.reads
 }
-ktap_msg "available_filter_functions, nothing extra loaded"
-echo "bench: aff_base_us $(timed cat "$aff")"
+ktap_msg "available_filter_functions, nothing extra loaded, median of $LISTING_ROUNDS"
+rm -f /tmp/aff.base.us
+round=0
+while [ "$round" -lt "$LISTING_ROUNDS" ]; do
+	timed cat "$aff" >>/tmp/aff.base.us || exit 1
+	round=$((round + 1))
+done
+echo "bench: aff_base_us $(median </tmp/aff.base.us)"
 restarts aff_base vmlinux || exit 1
 
 load_ext4 && unload ext4 || exit 1
@@ -89,30 +101,57 @@ load modsym || exit 1
 
 for m in $MODULES $GPU; do load "$m" || exit 1; done
 awk -v list=" $MODULES $GPU " 'index(list, " " $1 " ") { print "bench: module", $0 }' "$MODSYM_DEBUGFS/modules"
-# lookups KEY: `bench`'s ns per lookup of every bench module as `bench: KEY` lines.
+# lookups KEY: `bench`'s ns per lookup of every bench module, appended to /tmp/lookups as
+# `KEY` lines.
 lookups() {
-	query bench 1 | awk -v list=" $MODULES $GPU " -v key="$1" 'index(list, " " $1 " ") { print "bench:", key, $0 }'
+	query bench 1 | awk -v list=" $MODULES $GPU " -v key="$1" 'index(list, " " $1 " ") { print key, $0 }' \
+		>>/tmp/lookups
 }
-ktap_msg "bench: ns per lookup, modsym and sprint_symbol() on the same addresses (each side timed for at least 100 ms)"
-lookups lookup
-ktap_msg "the same with acceleration on (sprint_symbol() through modsym's index)"
-accel_set 1 || exit 1
-lookups lookup_accel
-accel_set 0 || exit 1
+# One reading of each side swings by 2x in TCG guests: rounds of acceleration off then on,
+# and the median of each module's ns per lookup over them, as `bench: KEY` lines.
+ktap_msg "bench: ns per lookup, modsym and sprint_symbol() on the same addresses (each side timed for at least 100 ms), acceleration off then on (sprint_symbol() through modsym's index), median of $LOOKUP_ROUNDS rounds"
+rm -f /tmp/lookups
+round=0
+while [ "$round" -lt "$LOOKUP_ROUNDS" ]; do
+	lookups lookup
+	accel_set 1 || exit 1
+	lookups lookup_accel
+	accel_set 0 || exit 1
+	round=$((round + 1))
+done
+# KEY NAME SYMTAB ADDRESSES MODSYM_NS KERNEL_NS RATIO: medians per KEY and NAME, in order.
+awk '{ id = $1 " " $2; if (!(id in n)) { order[++ids] = id; head[id] = $3 " " $4 }
+		n[id]++; m[id, n[id]] = $5; k[id, n[id]] = $6 }
+	function median(a, id,   i, j, t, c) {
+		c = n[id]; for (i = 1; i <= c; i++) v[i] = a[id, i]
+		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return v[int((c + 1) / 2)] }
+	END { for (i = 1; i <= ids; i++) { id = order[i]; ms = median(m, id); ks = median(k, id)
+		printf "bench: %s %s %d %d %.1fx\n", id, head[id], ms, ks, ks / (ms ? ms : 1) } }' /tmp/lookups
 
 # listing KEY: `bench: KEY_us` and `bench: KEY_accel_us`, the time of available_filter_functions
-# with acceleration off and on; the two listings must be identical.
+# with acceleration off and on, the median of $LISTING_ROUNDS rounds of off then on; the
+# listings must be identical.
 listing() {
-	ktap_msg "available_filter_functions, $2, acceleration off then on"
-	echo "bench: ${1}_us $(timed sh -c "cat $aff >/tmp/aff.off")"
+	ktap_msg "available_filter_functions, $2, acceleration off then on, median of $LISTING_ROUNDS rounds"
+	rm -f /tmp/aff.off.us /tmp/aff.on.us
+	round=0
+	while [ "$round" -lt "$LISTING_ROUNDS" ]; do
+		timed sh -c "cat $aff >/tmp/aff.off" >>/tmp/aff.off.us || return 1
+		accel_set 1 || return 1
+		timed sh -c "cat $aff >/tmp/aff.on" >>/tmp/aff.on.us || return 1
+		accel_set 0 || return 1
+		cmp -s /tmp/aff.off /tmp/aff.on || {
+			echo "bench: available_filter_functions differs with acceleration on" >&2
+			return 1
+		}
+		round=$((round + 1))
+	done
+	echo "bench: ${1}_us $(median </tmp/aff.off.us)"
+	echo "bench: ${1}_accel_us $(median </tmp/aff.on.us)"
 	accel_set 1 || return 1
-	echo "bench: ${1}_accel_us $(timed sh -c "cat $aff >/tmp/aff.on")"
 	restarts "${1}_accel" module || return 1
-	accel_set 0 || return 1
-	cmp -s /tmp/aff.off /tmp/aff.on || {
-		echo "bench: available_filter_functions differs with acceleration on" >&2
-		return 1
-	}
+	accel_set 0
 }
 for m in $MODULES; do unload "$m" || exit 1; done
 listing aff_gpu "$GPU loaded" || exit 1
