@@ -74,7 +74,7 @@ module! {
         },
         build_delay_ms: u32 {
             default: 0,
-            description: "Delay each deferred index build by this many ms (for the selftests: the window before publication)",
+            description: "Delay the publication of each deferred index build by this many ms (for the selftests: the window between build and publication)",
         },
     },
 }

@@ -51,6 +51,8 @@ pub(crate) enum Next {
 pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     /// What [`Self::build`] makes.
     type Built: Send;
+    /// Work that must follow a publication, see [`Self::follow_up`].
+    type FollowUp: Send;
     /// `MODULE_STATE_COMING`: the module is formed, its init has not run.
     fn coming(&mut self, m: ModuleRef<'_>) -> Next;
     /// `MODULE_STATE_LIVE`: init succeeded; init memory is freed after return.
@@ -74,8 +76,11 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     /// its GOING event waits until this returns.
     fn build(m: ModuleRef<'_>) -> Self::Built;
     /// Under the lock, the result of [`Self::build`] for a module whose GOING
-    /// event has not come.
-    fn built(&mut self, built: Self::Built);
+    /// event has not come; returns work for [`Self::follow_up`], if any.
+    fn built(&mut self, built: Self::Built) -> Option<Self::FollowUp>;
+    /// Outside the lock, right after [`Self::built`] asked for it, on the
+    /// workqueue: the module's core stays alive as in [`Self::build`].
+    fn follow_up(work: Self::FollowUp);
 }
 
 /// The state behind the event lock: the receiver's (reached through
@@ -322,7 +327,8 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             // SAFETY: called from an event for `ptr`, which is not freed
             // before the event returns; no init part is read.
             let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
-            events.built(built);
+            // Built under the lock, so nothing can have changed since: no follow-up.
+            let _ = events.built(built);
             return;
         }
         // SAFETY: `work` is initialised and stays valid until drop, which
@@ -383,7 +389,12 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
             let mut events = this.events.lock();
             if !events.building_gone {
-                events.built(built);
+                if let Some(work) = events.built(built) {
+                    // Still `building`: its GOING event keeps waiting for us.
+                    drop(events);
+                    W::follow_up(work);
+                    events = this.events.lock();
+                }
             }
             events.building = None;
             this.build_ended.notify_all();

@@ -869,6 +869,8 @@ impl Writer {
 
 impl ModuleEvents for Writer {
     type Built = (ModuleId, Result<ModIndex>);
+    /// A published core index whose names are to be built.
+    type FollowUp = Arc<TableIndex>;
 
     fn coming(&mut self, m: ModuleRef<'_>) -> Next {
         // The core index only: while COMING, init addresses are answered by
@@ -951,41 +953,53 @@ impl ModuleEvents for Writer {
     }
 
     fn build(m: ModuleRef<'_>) -> Self::Built {
+        let built = ModIndex::build(&m, ModState::Live);
+        // After the build: the window between a build and its publication.
         let delay = crate::module_parameters::build_delay_ms.value();
         if delay > 0 {
             fsleep(Delta::from_millis(i64::from(delay)));
         }
-        (m.module_id(), ModIndex::build(&m, ModState::Live))
+        (m.module_id(), built)
     }
 
-    fn built(&mut self, (module, built): Self::Built) {
-        let Some(p) = self.pending_position(module.id()) else {
-            return;
-        };
-        let Ok(entry) = self.pending.remove(p) else {
-            return;
-        };
+    fn built(&mut self, (module, built): Self::Built) -> Option<Self::FollowUp> {
+        let p = self.pending_position(module.id())?;
+        let entry = self.pending.remove(p).ok()?;
         let added = built.and_then(|mut idx| {
             idx.state = entry.state;
             idx.ready_ns = elapsed_ns(entry.since);
             let idx = Arc::new(idx, GFP_KERNEL)?;
+            let core = idx.core.clone();
             self.modules.push(idx, GFP_KERNEL)?;
-            self.publish()
+            self.publish().map(|()| core)
         });
-        if let Err(e) = added {
-            if let Some(p) = self.position(module.id()) {
-                drop(self.modules.remove(p));
+        match added {
+            // Acceleration switched on after the build looked (ModIndex::build)
+            // and before this publication, so its catch-up (Registry::ensure_names)
+            // did not see the module: build the names now. Read under the lock
+            // the switch takes after setting it, so one of the two sees the other.
+            Ok(core) => (EAGER_NAMES.load(Relaxed) && !core.has_names()).then_some(core),
+            Err(e) => {
+                if let Some(p) = self.position(module.id()) {
+                    drop(self.modules.remove(p));
+                }
+                // Not listed as pending any more either: found again by the walk
+                // after the next event.
+                self.publish_or_clear();
+                self.missed = true;
+                pr_warn!(
+                    "cannot index {}: {:?}\n",
+                    kernel::str::BStr::from_bytes(entry.name()),
+                    e
+                );
+                None
             }
-            // Not listed as pending any more either: found again by the walk
-            // after the next event.
-            self.publish_or_clear();
-            self.missed = true;
-            pr_warn!(
-                "cannot index {}: {:?}\n",
-                kernel::str::BStr::from_bytes(entry.name()),
-                e
-            );
         }
+    }
+
+    fn follow_up(core: Arc<TableIndex>) {
+        // Without it the module's names are scanned, which is exact too.
+        let _ = core.ensure_names();
     }
 }
 

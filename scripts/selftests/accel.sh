@@ -260,6 +260,47 @@ t_names() {
 		same_files "kprobe events on modsym_test's functions" "$work/kprobes.0" "$work/kprobes.1"
 }
 
+# A module built before acceleration switches on and published after (build_delay_ms holds
+# the publication back): the switch's catch-up cannot see it (not published yet), so its
+# publication builds its name index, and its name lookups use it rather than a scan.
+t_names_pending() {
+	have_ftrace && have_module modsym_test_names || return "$KSFT_SKIP"
+	accel_set 0 && { loaded modsym_test_names || load modsym_test_names; } || return 1
+	unload modsym_test && unload modsym || return 1
+	# Long enough for the switch to build every other loaded module's names first.
+	load modsym build_delay_ms=20000 && load_only modsym_test || return 1
+	names_pending_checks
+	status=$?
+	accel_set 0
+	unload modsym_test && unload modsym_test_names && unload modsym || return 1
+	load modsym && load modsym_test || return 1
+	return "$status"
+}
+names_pending_checks() {
+	# Its build (at once on the workqueue) has read the switch, off.
+	sleep 1
+	accel_set 1 || return 1
+	if grep -q '^names off:' "$ACCEL"; then
+		ktap_msg "$(grep '^names off:' "$ACCEL")"
+		return "$KSFT_SKIP"
+	fi
+	index_pending modsym_test || {
+		ktap_msg "modsym_test's index was published before acceleration was on: $(grep modsym_test "$MODSYM_DEBUGFS/modules")"
+		return 1
+	}
+	wait_indexed modsym_test || return 1
+	scanned=$(accel_count names_scanned)
+	indexed=$(accel_count names_indexed)
+	printf 'modsym_test:modsym_test_core_fn\nmodsym_test:dup_helper\n' >"$NAMES_LOOKUP" &&
+		cat "$NAMES_LOOKUP" >"$work/pending.values" || return 1
+	ktap_msg "$(tr '\n' ' ' <"$work/pending.values")"
+	expect_eq "name lookups scanned" "$(accel_count names_scanned)" "$scanned" || return 1
+	[ "$(accel_count names_indexed)" -ge $((indexed + 2)) ] || {
+		ktap_msg "name lookups from the index: $indexed before, $(accel_count names_indexed) after"
+		return 1
+	}
+}
+
 # kprobe_events STATE: kprobe events on a `modsym_test:` function and on a plain module
 # function name, as the kernel resolved them (kprobes/list), into $work/kprobes.STATE; the
 # events are removed again. Nothing where the kernel has no kprobe events. (Kprobe events
@@ -513,11 +554,12 @@ t_cleanup() {
 	unload modsym_test_kprobe && unload modsym_test_names && unload modsym_gen1k_1 && unload_livepatch && unload modsym_test && unload modsym_bulk20k && unload_ext4 && unload modsym
 }
 
-ktap_set_plan 10
+ktap_set_plan 11
 ktap_run "accelerate switches on and off, refuses bad input, is off after rmmod while on" t_switch
 ktap_run "available_filter_functions byte-identical off and on (ext4, modsym_bulk20k, livepatch-sample)" t_listing
 ktap_run "%pS off and on: function records named as modsym resolves them, COMING init frames" t_pS
 ktap_run "name lookups (mod:sym) give the same values off and on, from the name index" t_names
+ktap_run "a module published after the switch to on gets its name index: its name lookups use it" t_names_pending
 ktap_run "NMI backtraces of a CPU spinning in a module function name it identically off and on" t_nmi
 ktap_run "switching on and off while modules load and unload and readers list and resolve" t_storm
 ktap_run "an IPMODIFY kprobe on find_kallsyms_symbol and the acceleration exclude each other (EBUSY)" t_ebusy
