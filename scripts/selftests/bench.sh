@@ -119,15 +119,16 @@ while [ "$round" -lt "$LOOKUP_ROUNDS" ]; do
 	accel_set 0 || exit 1
 	round=$((round + 1))
 done
+# lookup_median KEY NAME FIELD: the median of FIELD over the rounds' KEY lines of module NAME.
+lookup_median() {
+	awk -v k="$1" -v n="$2" -v f="$3" '$1 == k && $2 == n { print $f }' /tmp/lookups | median
+}
 # KEY NAME SYMTAB ADDRESSES MODSYM_NS KERNEL_NS RATIO: medians per KEY and NAME, in order.
-awk '{ id = $1 " " $2; if (!(id in n)) { order[++ids] = id; head[id] = $3 " " $4 }
-		n[id]++; m[id, n[id]] = $5; k[id, n[id]] = $6 }
-	function median(a, id,   i, j, t, c) {
-		c = n[id]; for (i = 1; i <= c; i++) v[i] = a[id, i]
-		for (i = 2; i <= c; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-		return v[int((c + 1) / 2)] }
-	END { for (i = 1; i <= ids; i++) { id = order[i]; ms = median(m, id); ks = median(k, id)
-		printf "bench: %s %s %d %d %.1fx\n", id, head[id], ms, ks, ks / (ms ? ms : 1) } }' /tmp/lookups
+awk '!seen[$1 " " $2]++ { print $1, $2, $3, $4 }' /tmp/lookups | while read -r key name symtab addresses; do
+	modsym_ns=$(lookup_median "$key" "$name" 5) kernel_ns=$(lookup_median "$key" "$name" 6)
+	ratio=$(awk -v m="$modsym_ns" -v k="$kernel_ns" 'BEGIN { printf "%.1fx", k / (m ? m : 1) }')
+	echo "bench: $key $name $symtab $addresses $modsym_ns $kernel_ns $ratio"
+done
 
 # listing KEY: `bench: KEY_us` and `bench: KEY_accel_us`, the time of available_filter_functions
 # with acceleration off and on, the median of $LISTING_ROUNDS rounds of off then on; the
