@@ -367,6 +367,41 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// Rounds of [`median_builds`].
+const BUILD_ROUNDS: usize = 10;
+
+/// The median build of each subject, and the entries it indexes. On a
+/// shared host, bursts of load from elsewhere last seconds: the builds are
+/// sampled in [`BUILD_ROUNDS`] rounds of 100 ms per subject, round-robin
+/// over the subjects, so that a burst falls in a few of a subject's rounds
+/// and moves its median little (a mean, or one window, would take it in).
+fn median_builds(subjects: &[Subject]) -> Vec<(f64, usize)> {
+    let window = Duration::from_millis(100);
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); subjects.len()];
+    let mut indexed = vec![0; subjects.len()];
+    for _ in 0..BUILD_ROUNDS {
+        for (s, (builds, n)) in subjects
+            .iter()
+            .zip(samples.iter_mut().zip(indexed.iter_mut()))
+        {
+            let t0 = Instant::now();
+            while t0.elapsed() < window {
+                let t = Instant::now();
+                *n = Module::build_unchecked(&s.table, &s.regions).entries();
+                builds.push(t.elapsed().as_nanos() as f64);
+            }
+        }
+    }
+    samples
+        .iter_mut()
+        .zip(indexed)
+        .map(|(builds, n)| {
+            builds.sort_by(f64::total_cmp);
+            (builds[builds.len() / 2], n)
+        })
+        .collect()
+}
+
 /// The compact markdown table for the README.
 fn summary(subjects: &[Subject]) -> String {
     let budget = Duration::from_millis(300);
@@ -377,19 +412,7 @@ fn summary(subjects: &[Subject]) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     let mut layout_rows = String::new();
-    for s in subjects {
-        // The median build: on a shared machine, a mean takes in whatever
-        // else ran meanwhile.
-        let t0 = Instant::now();
-        let mut builds = Vec::new();
-        let mut indexed = 0;
-        while builds.len() < 11 || t0.elapsed() < budget {
-            let t = Instant::now();
-            indexed = Module::build_unchecked(&s.table, &s.regions).entries();
-            builds.push(t.elapsed().as_nanos() as f64);
-        }
-        builds.sort_by(f64::total_cmp);
-        let build_ns = builds[builds.len() / 2];
+    for (s, (build_ns, indexed)) in subjects.iter().zip(median_builds(subjects)) {
         let idx = time_per_call(
             budget,
             |a| index::lookup(&s.table, s.text, &s.entries, a),
