@@ -519,6 +519,16 @@ fn build_in(t: &Table, regions: &[Region], lens: &[usize], short: usize) -> Vec<
         .collect()
 }
 
+/// `build_regions_in` into outputs of `lens` entries and `scratch_len(lens)`
+/// scratch elements.
+fn build_in_result(t: &Table, regions: &[Region], lens: &[usize]) -> Result<(), index::BuildError> {
+    let mut outs: Vec<Vec<u32>> = lens.iter().map(|&c| vec![u32::MAX; c]).collect();
+    let mut slices: Vec<&mut [u32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    let mut used = vec![0; regions.len()];
+    let mut scratch = vec![u64::MAX; index::scratch_len(lens)];
+    index::build_regions_in(t, regions, &mut slices, &mut used, &mut scratch)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
@@ -557,6 +567,19 @@ proptest! {
         prop_assert_eq!(build_in(&t, &regions, &exact, 1), want.clone(), "scratch short");
         let more: Vec<usize> = exact.iter().map(|&e| e + 3).collect();
         prop_assert_eq!(build_in(&t, &regions, &more, 0), want, "larger");
+        // One region's output a candidate short, the others exact or
+        // counted: reported, not written past.
+        for k in (0..regions.len()).filter(|&k| exact[k] > 0) {
+            for base in [&exact, &counts] {
+                let mut lens = base.clone();
+                lens[k] = exact[k] - 1;
+                prop_assert_eq!(
+                    build_in_result(&t, &regions, &lens),
+                    Err(index::BuildError::OutTooSmall),
+                    "region {} short", k
+                );
+            }
+        }
     }
 }
 
