@@ -35,7 +35,10 @@ use kernel::{
     ThisModule,
 };
 
-use crate::registry::{self, Registry};
+use crate::{
+    kmod::ModuleHold,
+    registry::{self, Registry},
+};
 
 /// Why switching on was refused: the error returned to the writer, and a
 /// sentence for the log and the `accelerate` file.
@@ -93,6 +96,9 @@ struct State {
     refusal: Option<Refusal>,
     /// While on: name lookups replaced, or why not.
     names: Result<(), &'static str>,
+    /// A reference on modsym while the hook may reach it, see
+    /// [`State::hold_while_hooked`].
+    hold: Option<ModuleHold>,
 }
 
 kernel::sync::global_lock! {
@@ -104,6 +110,7 @@ kernel::sync::global_lock! {
         on: false,
         refusal: None,
         names: Err(NAMES_OFF),
+        hold: None,
     };
 }
 
@@ -137,15 +144,10 @@ impl Accel {
 impl Drop for Accel {
     fn drop(&mut self) {
         let mut s = SWITCH.lock();
-        if s.on {
-            if let Err(e) = hook::off() {
-                // The hook may still reach this module: keep what it reads.
-                pr_err!("cannot switch acceleration off ({:?})\n", e);
-                core::mem::forget(s.reg.take());
-                return;
-            }
-            s.on = false;
-            registry::set_eager_names(false);
+        // modsym is held while the hook may reach it, so its exit, and this
+        // drop, come only once the hook is gone.
+        if hook::reachable() {
+            pr_err!("module exit with the acceleration hook in place\n");
         }
         s.reg = None;
     }
@@ -154,61 +156,92 @@ impl Drop for Accel {
 /// Switches acceleration on or off. Switching on is refused, with a message
 /// in the log and in [`status`], when the kernel does not allow it (see
 /// [`hook::on`]); switching off never fails in practice.
+///
+/// While on, modsym holds a reference on itself, so that `rmmod modsym` is
+/// refused ("in use") until acceleration is off, as livepatch holds a patch
+/// module while it is enabled.
 pub(crate) fn set(on: bool) -> Result {
     if !READY.load(Acquire) {
         return Err(ENODEV);
     }
     let mut s = SWITCH.lock();
-    if s.on == on {
-        return Ok(());
-    }
-    if !on {
+    let switched = s.switch(on);
+    s.hold_while_hooked();
+    switched
+}
+
+impl State {
+    /// [`set`], with the switch's lock held.
+    fn switch(&mut self, on: bool) -> Result {
+        if self.on == on {
+            return Ok(());
+        }
+        if on {
+            return self.switch_on();
+        }
         hook::off()?;
-        s.on = false;
-        s.names = Err(NAMES_OFF);
+        self.on = false;
+        self.names = Err(NAMES_OFF);
         registry::set_eager_names(false);
         pr_info!("acceleration off\n");
-        return Ok(());
+        Ok(())
     }
-    let (Some(reg), Some(this)) = (s.reg.clone(), s.this) else {
-        return Err(ENODEV);
-    };
-    // Name indexes for every module, before the hook can ask for them: from
-    // now on each index build makes one, and the modules indexed before get
-    // theirs here. Where one is missing (no memory, or a module being
-    // indexed meanwhile), the replacement scans.
-    registry::set_eager_names(true);
-    if let Err(e) = reg.ensure_names() {
-        pr_warn!(
-            "name indexes not all built ({:?}): those modules are scanned\n",
-            e
-        );
-    }
-    match hook::on(&reg, this) {
-        Ok(names) => {
-            s.on = true;
-            s.refusal = None;
-            s.names = names;
-            match names {
-                Ok(()) => pr_info!(
-                    "acceleration on: find_kallsyms_symbol() and __find_kallsyms_symbol_value() answer from modsym's index\n"
-                ),
-                Err(why) => pr_info!(
-                    "acceleration on: find_kallsyms_symbol() answers from modsym's index; name lookups not: {}\n",
-                    why
-                ),
-            }
-            Ok(())
+
+    /// Holds modsym exactly while the hook may reach its code and data
+    /// ([`hook::reachable`]): its exit would free them under the hook, which
+    /// module exit cannot refuse to do. Taken after the hook is registered,
+    /// which is safe: the write that registers it holds modsym already (its
+    /// file is open).
+    fn hold_while_hooked(&mut self) {
+        match (hook::reachable(), self.hold.is_some(), self.this) {
+            (true, false, Some(this)) => self.hold = ModuleHold::this(this),
+            (false, true, _) => self.hold = None,
+            _ => {}
         }
-        Err(r) => {
-            pr_info!("acceleration refused ({}): {}\n", r.error_name(), r.why);
-            s.refusal = Some(r);
-            // Normally off again; on if the hook could not be removed.
-            s.on = hook::registered();
-            if !s.on {
-                registry::set_eager_names(false);
+    }
+
+    /// Switches on, from off.
+    fn switch_on(&mut self) -> Result {
+        let (Some(reg), Some(this)) = (self.reg.clone(), self.this) else {
+            return Err(ENODEV);
+        };
+        // Name indexes for every module, before the hook can ask for them: from
+        // now on each index build makes one, and the modules indexed before get
+        // theirs here. Where one is missing (no memory, or a module being
+        // indexed meanwhile), the replacement scans.
+        registry::set_eager_names(true);
+        if let Err(e) = reg.ensure_names() {
+            pr_warn!(
+                "name indexes not all built ({:?}): those modules are scanned\n",
+                e
+            );
+        }
+        match hook::on(&reg, this) {
+            Ok(names) => {
+                self.on = true;
+                self.refusal = None;
+                self.names = names;
+                match names {
+                    Ok(()) => pr_info!(
+                        "acceleration on: find_kallsyms_symbol() and __find_kallsyms_symbol_value() answer from modsym's index\n"
+                    ),
+                    Err(why) => pr_info!(
+                        "acceleration on: find_kallsyms_symbol() answers from modsym's index; name lookups not: {}\n",
+                        why
+                    ),
+                }
+                Ok(())
             }
-            Err(r.error)
+            Err(r) => {
+                pr_info!("acceleration refused ({}): {}\n", r.error_name(), r.why);
+                self.refusal = Some(r);
+                // Normally off again; on if the hook could not be removed.
+                self.on = hook::registered();
+                if !self.on {
+                    registry::set_eager_names(false);
+                }
+                Err(r.error)
+            }
         }
     }
 }
@@ -267,6 +300,10 @@ mod hook {
     }
 
     pub(super) fn registered() -> bool {
+        false
+    }
+
+    pub(super) fn reachable() -> bool {
         false
     }
 
@@ -556,6 +593,13 @@ mod hook {
     /// a refused one whose hook could not be removed again.
     pub(super) fn registered() -> bool {
         REGISTERED.load(Relaxed)
+    }
+
+    /// Whether the handler and the replacements may still be called: the
+    /// ops is registered, or ftrace kept it after a failed registration
+    /// (`STUCK`).
+    pub(super) fn reachable() -> bool {
+        registered() || STUCK.load(Relaxed)
     }
 
     /// After `register_ftrace_function()` failed with `ret`: ftrace rolled

@@ -9,7 +9,7 @@ use core::hint::black_box;
 
 use kernel::{
     prelude::*,
-    sync::{rcu, Arc},
+    sync::rcu,
     time::{Instant, Monotonic},
 };
 
@@ -17,7 +17,7 @@ use crate::{
     format::Line,
     kcall::{self, SYMBOL_BUF_LEN},
     parity,
-    registry::{elapsed_ns, ModIndex, Registry},
+    registry::{elapsed_ns, Registry},
     verify,
 };
 
@@ -34,7 +34,7 @@ const MIN_BENCH_NS: u64 = 100_000_000;
 /// address), so one read is bounded by modules x 2 x this.
 const MAX_BENCH_NS: u64 = 2_000_000_000;
 
-/// Addresses looked up between two checks for a pending signal.
+/// Most addresses looked up between two checks for a pending signal.
 const SIGNAL_CHECK: usize = 16;
 
 /// One module's benchmark result.
@@ -77,48 +77,41 @@ impl BenchRow {
     }
 }
 
-/// Runs `lookup` over `sample`, pass after pass, at least `iterations` times
-/// and for at least [`MIN_BENCH_NS`], but no longer than [`MAX_BENCH_NS`];
-/// returns the elapsed ns and the number of lookups. Before every
-/// [`SIGNAL_CHECK`] lookups, `valid` is asked whether the sample may still
-/// be used; if not, the run ends there.
+/// Runs `lookups` over `sample` in chunks of `chunk` addresses, pass after
+/// pass, at least `iterations` times and for at least [`MIN_BENCH_NS`], but
+/// no longer than [`MAX_BENCH_NS`]; returns the elapsed ns and the number of
+/// lookups. `lookups` returns `false`, having looked nothing up, once the
+/// sample may no longer be used; the run ends there.
 ///
 /// # Errors
 ///
-/// `EINTR` when a signal is pending (checked as often as `valid`).
+/// `EINTR` when a signal is pending (checked before every chunk).
 fn timed_lookups(
     sample: &[u64],
+    chunk: usize,
     iterations: u64,
-    valid: impl Fn() -> bool,
-    mut lookup: impl FnMut(u64),
+    mut lookups: impl FnMut(&[u64]) -> bool,
 ) -> Result<(u64, u64)> {
     let start = Instant::<Monotonic>::now();
     let mut passes = 0u64;
-    let mut lookups = 0u64;
+    let mut done = 0u64;
     loop {
-        for chunk in sample.chunks(SIGNAL_CHECK) {
+        for c in sample.chunks(chunk.max(1)) {
             if kcall::signal_pending() {
                 return Err(EINTR);
             }
-            if !valid() {
-                return Ok((elapsed_ns(start), lookups));
+            if !lookups(c) {
+                return Ok((elapsed_ns(start), done));
             }
-            chunk.iter().for_each(|&a| lookup(black_box(a)));
-            lookups += chunk.len() as u64;
+            done += c.len() as u64;
+            kcall::cond_resched();
         }
         passes += 1;
-        kcall::cond_resched();
         let ns = elapsed_ns(start);
         if (passes >= iterations && ns >= MIN_BENCH_NS) || ns >= MAX_BENCH_NS {
-            return Ok((ns, lookups));
+            return Ok((ns, done));
         }
     }
-}
-
-/// Whether the published snapshot still holds `m`.
-fn published(reg: &Registry, m: &Arc<ModIndex>) -> bool {
-    let guard = rcu::read_lock();
-    reg.snapshot(&guard).is_some_and(|s| s.publishes(m))
 }
 
 /// Times modsym and `sprint_symbol()` on a fixed sample of up to
@@ -129,9 +122,9 @@ fn published(reg: &Registry, m: &Arc<ModIndex>) -> bool {
 ///
 /// `EINTR` if the reading task has a signal pending; allocation failures.
 ///
-/// The sample is taken under RCU while the module is published; the timing
-/// runs on addresses only (both paths are RCU-only and safe for any address
-/// that [`verify::kernel_can_print`] accepted).
+/// The sample is taken under RCU while the module is published, of
+/// addresses [`verify::kernel_can_print`] accepts; the kernel's lookups of
+/// them run while it still is (modsym's are safe for any address).
 pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
     let modules = reg.indexed()?;
     let mut rows = KVec::new();
@@ -156,26 +149,32 @@ pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
         if sample.is_empty() {
             continue;
         }
-        let (modsym_total, modsym_lookups) = timed_lookups(
-            &sample,
-            iterations,
-            || true,
-            |a| {
-                line.clear();
-                let _ = black_box(reg.resolve_line(a, &mut line));
-            },
-        )?;
-        // The sample was vetted while the module was published; once it is
-        // not, its addresses may belong to another module. Asked per chunk,
-        // not per call, so that the check stays out of the timed work.
-        let (kernel_total, kernel_lookups) = timed_lookups(
-            &sample,
-            iterations,
-            || published(reg, m),
-            |a| {
-                black_box(kcall::sprint_symbol(a, &mut kbuf));
-            },
-        )?;
+        let (modsym_total, modsym_lookups) =
+            timed_lookups(&sample, SIGNAL_CHECK, iterations, |chunk| {
+                for &a in chunk {
+                    line.clear();
+                    let _ = black_box(reg.resolve_line(black_box(a), &mut line));
+                }
+                true
+            })?;
+        // The sample was vetted while the module was published: each chunk
+        // runs in one RCU read-side section in which it still is, so that
+        // its memory, and with it every vetted address, stays the module's
+        // (an address of another module could have a name the kernel writes
+        // before its buffer for). Fewer addresses per section for larger
+        // modules, as in `verify`.
+        let chunk = (verify::CHUNK_WORK / (m.symtab_len() as u64).max(1))
+            .clamp(1, SIGNAL_CHECK as u64) as usize;
+        let (kernel_total, kernel_lookups) = timed_lookups(&sample, chunk, iterations, |chunk| {
+            let guard = rcu::read_lock();
+            if !reg.snapshot(&guard).is_some_and(|s| s.publishes(m)) {
+                return false;
+            }
+            for &a in chunk {
+                black_box(kcall::sprint_symbol(black_box(a), &mut kbuf));
+            }
+            true
+        })?;
         rows.push(
             BenchRow {
                 name,

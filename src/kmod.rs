@@ -252,12 +252,31 @@ impl ModuleId {
     }
 }
 
-/// A reference on a LIVE module, from [`ModuleId::try_hold`]; put back on drop.
+/// A reference on a LIVE module, from [`ModuleId::try_hold`] or
+/// [`ModuleHold::this`]; put back on drop.
 ///
 /// # Invariants
 ///
-/// The reference was taken by `try_module_get()` and is put once, on drop.
+/// The reference was taken by `try_module_get()` or `__module_get()` and is
+/// put once, on drop.
 pub(crate) struct ModuleHold(NonNull<bindings::module>);
+
+// SAFETY: A reference taken by one task may be put by any other.
+unsafe impl Send for ModuleHold {}
+
+impl ModuleHold {
+    /// One more reference on `module`, the caller's own module, which must
+    /// not be going away: the caller runs in it with a reference held
+    /// already (one of its files open, for example). `None` if built in.
+    pub(crate) fn this(module: &'static ThisModule) -> Option<Self> {
+        let m = NonNull::new(module.as_ptr())?;
+        // SAFETY: `m` is a loaded module that cannot be unloaded meanwhile
+        // (above), which is all `__module_get()` needs.
+        unsafe { bindings::__module_get(m.as_ptr()) };
+        // INVARIANT: the reference just taken.
+        Some(Self(m))
+    }
+}
 
 impl Drop for ModuleHold {
     fn drop(&mut self) {

@@ -30,7 +30,7 @@ const CHUNK: u64 = 256;
 
 /// Symtab entries `sprint_symbol()` may scan in one RCU read-side section:
 /// fewer addresses per section for larger modules.
-const CHUNK_WORK: u64 = 2_000_000;
+pub(crate) const CHUNK_WORK: u64 = 2_000_000;
 
 /// One disagreement between modsym and the kernel.
 pub(crate) struct Mismatch {

@@ -85,7 +85,8 @@ unload_livepatch() {
 }
 
 # (a) Off at load; 1 and 0 switch and `accelerate` says so; writing the current state again
-# is fine; anything else is refused; rmmod modsym while on switches off and unloads.
+# is fine; anything else is refused; while on, modsym holds itself (as an enabled livepatch
+# does): rmmod modsym is refused and changes nothing, and works once switched off.
 t_switch() {
 	have_ftrace || return "$KSFT_SKIP"
 	unload modsym && load modsym || return 1
@@ -115,8 +116,15 @@ t_switch() {
 		return 1
 	fi
 	expect_eq "state after bad writes" "$(accel_state)" 0 || return 1
-	accel_set 1 && rmmod modsym || return 1
-	load modsym && expect_eq "state after reload" "$(accel_state)" 0
+	expect_eq "modsym's references while off" "$(refcount modsym)" 0 || return 1
+	accel_set 1 && expect_eq "modsym's references while on" "$(refcount modsym)" 1 || return 1
+	if rmmod modsym 2>/dev/null; then
+		ktap_msg "rmmod modsym succeeded while on"
+		return 1
+	fi
+	expect_eq "state after a refused rmmod" "$(accel_state)" 1 || return 1
+	accel_set 0 && expect_eq "modsym's references once off" "$(refcount modsym)" 0 || return 1
+	rmmod modsym && load modsym && expect_eq "state after reload" "$(accel_state)" 0
 }
 
 # (b) available_filter_functions (and its _addrs variant, and a :mod: filter) byte-identical
@@ -555,7 +563,7 @@ t_cleanup() {
 }
 
 ktap_set_plan 11
-ktap_run "accelerate switches on and off, refuses bad input, is off after rmmod while on" t_switch
+ktap_run "accelerate switches on and off, refuses bad input, holds modsym while on (rmmod refused)" t_switch
 ktap_run "available_filter_functions byte-identical off and on (ext4, modsym_bulk20k, livepatch-sample)" t_listing
 ktap_run "%pS off and on: function records named as modsym resolves them, COMING init frames" t_pS
 ktap_run "name lookups (mod:sym) give the same values off and on, from the name index" t_names

@@ -67,6 +67,9 @@ unload_ext4() {
 
 loaded() { grep -q "^$1 " /proc/modules; }
 
+# refcount NAME: the references held on module NAME (/proc/modules' third column).
+refcount() { awk -v m="$1" '$1 == m { print $3 }' /proc/modules; }
+
 # proc_modules_state NAME: the kernel's state of module NAME (Loading, Live or Unloading).
 proc_modules_state() { awk -v m="$1" '$1 == m { print $5 }' /proc/modules; }
 
