@@ -525,26 +525,71 @@ impl ModuleRef<'_> {
     /// self-pointer they cannot. `mod_tree_insert()` sets it right after
     /// `list_add_rcu()`, so a module just added may fail this for a moment:
     /// [`for_each_module`] then reports the list as busy.
+    ///
+    /// Until then, nothing here is known to be a `struct module`: around the
+    /// head, these bytes belong to other variables of vmlinux, which KASAN
+    /// would report reading. They are read with [`read_unchecked`].
     fn is_module(&self) -> bool {
         let id = self.id() as u64;
-        let holds = self.mem(DATA_TYPE).is_some_and(|(base, size)| {
-            base % kernel::page::PAGE_SIZE as u64 == 0 && Region::new(base, size).contains(id)
-        });
+        let m = self.raw().cast::<u8>();
+        let mem = |t: usize| {
+            core::mem::offset_of!(bindings::module, mem)
+                + t * core::mem::size_of::<bindings::module_memory>()
+        };
+        let base_at = mem(DATA_TYPE) + core::mem::offset_of!(bindings::module_memory, base);
+        let size_at = mem(DATA_TYPE) + core::mem::offset_of!(bindings::module_memory, size);
+        // SAFETY: Addresses inside the `struct module` at `m`, if it is one,
+        // else in vmlinux's data around the list head (see `module_of()`).
+        let (base, size) = unsafe {
+            (
+                read_unchecked(m.wrapping_add(base_at).cast::<*mut c_void>()),
+                read_unchecked(m.wrapping_add(size_at).cast::<u32>()),
+            )
+        };
+        let holds = match (base, size) {
+            (Some(base), Some(size)) => {
+                let base = base as u64;
+                base % kernel::page::PAGE_SIZE as u64 == 0 && Region::new(base, size).contains(id)
+            }
+            _ => false,
+        };
         #[cfg(CONFIG_MODULES_TREE_LOOKUP)]
         let names_itself = {
-            let text = bindings::mod_mem_type_MOD_TEXT as usize;
-            // SAFETY: `ptr` is readable for a `struct module` (type invariant,
-            // or the bytes around the list head in vmlinux, see
-            // `module_of()`); the field is written once, concurrently, so it
-            // is read atomically.
-            let back = unsafe { Atomic::from_ptr(&raw mut (*self.raw()).mem[text].mtn.mod_) }
-                .load(Relaxed);
-            core::ptr::eq(back, self.raw())
+            let back_at = mem(bindings::mod_mem_type_MOD_TEXT as usize)
+                + core::mem::offset_of!(bindings::module_memory, mtn)
+                + core::mem::offset_of!(bindings::mod_tree_node, mod_);
+            // SAFETY: As above.
+            let back =
+                unsafe { read_unchecked(m.wrapping_add(back_at).cast::<*mut bindings::module>()) };
+            back.is_some_and(|b| core::ptr::eq(b, self.raw()))
         };
         #[cfg(not(CONFIG_MODULES_TREE_LOOKUP))]
         let names_itself = true;
         holds && names_itself
     }
+}
+
+/// Reads a `T` at `src`, which may not be what the caller takes it for, with
+/// `copy_from_kernel_nofault()`: neither KASAN nor a fault stops the read
+/// (`None` if the memory is not readable). Naturally aligned fields of up to
+/// 8 bytes are read in one load, as `READ_ONCE()` does.
+///
+/// # Safety
+///
+/// `src` is a kernel address; any bit pattern is a valid `T`.
+unsafe fn read_unchecked<T: Copy>(src: *const T) -> Option<T> {
+    let mut value = core::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `value` has room for a `T`; the source is only read, by a
+    // function that checks it can be.
+    let ret = unsafe {
+        bindings::copy_from_kernel_nofault(
+            value.as_mut_ptr().cast::<c_void>(),
+            src.cast::<c_void>(),
+            core::mem::size_of::<T>(),
+        )
+    };
+    // SAFETY: Filled in (`ret == 0`), and any bit pattern is a `T` (caller).
+    (ret == 0).then(|| unsafe { value.assume_init() })
 }
 
 /// What a walk of the module list found, see [`for_each_module`].
