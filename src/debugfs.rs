@@ -28,8 +28,9 @@ use crate::{
 
 /// Largest `resolve` write.
 const RESOLVE_MAX_WRITE: usize = 256 * 1024;
-/// Most addresses pending in one open `resolve` file.
-const RESOLVE_MAX_PENDING: usize = 1 << 20;
+/// Most addresses one open `resolve` file holds: every address written to it
+/// since it was opened, read or not.
+const RESOLVE_MAX_ADDRESSES: usize = 1 << 20;
 /// Largest `lookup` write.
 const LOOKUP_MAX_WRITE: usize = 4096;
 /// Largest `bench` write (longer is "over" the maximum: `-E2BIG`).
@@ -120,10 +121,10 @@ impl LineFile for Resolve {
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
-        let n = self.stream.check(input).map_err(|_| EINVAL)?;
-        // Room for the complete addresses and for a token this write may cut.
-        let room = n.saturating_add(1);
-        if self.addrs.len().saturating_add(room) > RESOLVE_MAX_PENDING.saturating_add(1) {
+        // The complete addresses and a token this write may cut (which
+        // reading completes): room for them all, and within the limit.
+        let room = self.stream.added_by(input).map_err(|_| EINVAL)?;
+        if self.addrs.len().saturating_add(room) > RESOLVE_MAX_ADDRESSES {
             return Err(E2BIG);
         }
         self.addrs.reserve(room, sized_gfp())?;
@@ -208,6 +209,7 @@ impl Lookup {
 impl LineFile for Lookup {
     type Data = Registry;
     const MAX_WRITE: usize = LOOKUP_MAX_WRITE;
+    const RESTART_ON_WRITE: bool = true;
 
     fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
         if self.name.is_empty() {
@@ -463,6 +465,7 @@ fn bench_line(rows: &[BenchRow], pos: usize, out: &mut Text) -> Result<bool> {
 impl LineFile for Bench {
     type Data = Registry;
     const MAX_WRITE: usize = BENCH_MAX_WRITE;
+    const RESTART_ON_WRITE: bool = true;
 
     fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         if self.rows.is_none() {
@@ -518,6 +521,7 @@ fn accelerate_line(st: &accel::Status, pos: usize, out: &mut Text) -> Result<boo
 impl LineFile for Accelerate {
     type Data = Registry;
     const MAX_WRITE: usize = ACCELERATE_MAX_WRITE;
+    const RESTART_ON_WRITE: bool = true;
 
     fn item(&mut self, _reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
         accelerate_line(&accel::status(), pos, out).unwrap_or(true)

@@ -364,6 +364,31 @@ impl AddressStream {
         self.run(input, |_| {}).map(|(n, _)| n)
     }
 
+    /// [`AddressStream::check`], plus one if `input` leaves a token cut at
+    /// its end: the addresses the stream holds more once `input` is fed and
+    /// reading has [finished](AddressStream::finish) it.
+    ///
+    /// # Errors
+    ///
+    /// As [`AddressStream::check`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use modsym_core::parse::AddressStream;
+    ///
+    /// let mut stream = AddressStream::default();
+    /// assert_eq!(stream.check(b"10 20"), Ok(1));
+    /// assert_eq!(stream.added_by(b"10 20"), Ok(2));
+    /// assert_eq!(stream.added_by(b"10 20\n"), Ok(2));
+    /// stream.feed(b"10 2", |_| {}).unwrap();
+    /// assert_eq!(stream.added_by(b"0\n"), Ok(1)); // completes the kept `2`
+    /// ```
+    pub fn added_by(&self, input: &[u8]) -> Result<usize, ParseError> {
+        self.run(input, |_| {})
+            .map(|(n, kept)| n + usize::from(kept.len > 0))
+    }
+
     /// Takes one write: checks all of it, then passes every address it
     /// completes to `sink`, in order, and keeps a token cut at its end.
     /// Returns the number of addresses passed. On error nothing is passed and

@@ -82,6 +82,10 @@ pub(crate) trait LineFile: Default + Send + Unpin + 'static {
     type Data: FileData;
     /// Largest accepted write in bytes (`-E2BIG` beyond).
     const MAX_WRITE: usize = 0;
+    /// Whether an accepted write replaces what there is to read, so that the
+    /// next read on the open file starts over at the first line (else it goes
+    /// on where the last one stopped).
+    const RESTART_ON_WRITE: bool = false;
     /// Writes item `pos` into `out` (empty on entry); `false` past the end.
     fn item(
         &mut self,
@@ -310,7 +314,7 @@ impl<F: LineFile> Ops<F> {
         file: *mut bindings::file,
         buf: *const c_char,
         count: usize,
-        _ppos: *mut bindings::loff_t,
+        ppos: *mut bindings::loff_t,
     ) -> isize {
         if count > F::MAX_WRITE {
             return E2BIG.to_errno() as isize;
@@ -325,7 +329,15 @@ impl<F: LineFile> Ops<F> {
         // SAFETY: The file is open.
         let ret = unsafe { Self::with(m, |data, open| open.file.write(data, &input)) };
         match ret {
-            Some(Ok(())) => isize::try_from(count).unwrap_or(isize::MAX),
+            Some(Ok(())) => {
+                if F::RESTART_ON_WRITE && !ppos.is_null() {
+                    // SAFETY: `ppos`, not null, is the position the VFS
+                    // passes to `write`. At 0, the next `seq_read()` starts
+                    // over from the first line.
+                    unsafe { *ppos = 0 };
+                }
+                isize::try_from(count).unwrap_or(isize::MAX)
+            }
             Some(Err(e)) => e.to_errno() as isize,
             None => ENODEV.to_errno() as isize,
         }

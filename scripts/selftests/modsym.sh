@@ -324,7 +324,18 @@ t_lookup_duplicates() {
 	"$(hex "$(kallsyms_addr modsym_test_core_fn modsym_test)") 0x"*" "[tT]" modsym_test_core_fn [modsym_test]") ;;
 	*) ktap_msg "lookup modsym_test_core_fn: '$line'" && return 1 ;;
 	esac
-	expect_eq "no such symbol" "$(query lookup ext4:no_such_symbol_here)" ""
+	expect_eq "no such symbol" "$(query lookup ext4:no_such_symbol_here)" "" || return 1
+	# Queries one after the other on one open file: each read answers the query written
+	# before it from its first line, not from where the previous read stopped.
+	command exec 3<>"$MODSYM_DEBUGFS/lookup" || return 1
+	printf 'modsym_test:dup_helper\n' >&3 && cat <&3 >/tmp/query.1 &&
+		printf 'modsym_test:modsym_test_core_fn\n' >&3 && cat <&3 >/tmp/query.2
+	status=$?
+	exec 3<&-
+	[ "$status" = 0 ] || return 1
+	expect_eq "first query on one open file" "$(wc -l </tmp/query.1)" 2 || return 1
+	expect_eq "second query on the same file" "$(cat /tmp/query.2)" \
+		"$(query lookup modsym_test:modsym_test_core_fn)"
 }
 
 t_symbols() {
@@ -521,7 +532,7 @@ ktap_run "rmmod modsym while a build reads a module being unloaded: no use after
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
 ktap_run "insmod and rmmod do not wait for a first lookup or verify of the 20,000-function module" t_events_beside_readers
 ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
-ktap_run "lookup: duplicates in symtab order" t_lookup_duplicates
+ktap_run "lookup: duplicates in symtab order; queries one after the other on one open file" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols
 ktap_run "bad input: documented errors, '?' and a usable file" t_bad_input
 ktap_run "bench prints a ratio per module" t_bench
