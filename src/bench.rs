@@ -175,6 +175,10 @@ pub(crate) fn bench(reg: &Registry, iterations: u64) -> Result<KVec<BenchRow>> {
             }
             true
         })?;
+        // No row for a module that left before both sides were timed.
+        if modsym_lookups == 0 || kernel_lookups == 0 {
+            continue;
+        }
         rows.push(
             BenchRow {
                 name,
