@@ -67,7 +67,8 @@ payload: modules testmods klp ftrace-mods
 	@cp -r scripts/selftests $(MO)/payload/modsym
 	@rm -rf $(MO)/payload/modsym/modules
 	@$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/klp-shims/insmod scripts/selftests/klp-shims/insmod.c
-	@$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/tools/readtimes scripts/selftests/tools/readtimes.c
+	@for t in readtimes writes; do \
+		$(GUEST_CC_$(ARCH)) -static -O2 -Wall -o $(MO)/payload/modsym/tools/$$t scripts/selftests/tools/$$t.c || exit 1; done
 	@if [ -d $(MO)/klp/livepatch ]; then cp -r $(MO)/klp/livepatch $(MO)/payload/; fi
 	@src=$(call kselftests,ftrace); if [ -n "$$src" ]; then mkdir -p $(MO)/payload/ftrace && \
 		cp -r $$src/ftracetest $$src/test.d $(wildcard $(MO)/ftrace-mods/*.ko) $(MO)/payload/ftrace/; fi

@@ -87,11 +87,15 @@ impl FileData for Registry {
     }
 }
 
-/// Appends a formatted [`Line`] to `out`; `false` if it did not fit (cannot
-/// happen: lines fit by construction) or memory ran out.
-fn push_line(out: &mut Text, fill: impl FnOnce(&mut Line) -> Result<(), format::Overflow>) -> bool {
+/// Appends a formatted [`Line`] to `out`; `EOVERFLOW` if it did not fit
+/// (cannot happen: lines fit by construction).
+fn push_line(
+    out: &mut Text,
+    fill: impl FnOnce(&mut Line) -> Result<(), format::Overflow>,
+) -> Result {
     let mut line = Line::new();
-    fill(&mut line).is_ok() && out.push(line.as_bytes()).is_ok()
+    fill(&mut line).map_err(|_| EOVERFLOW)?;
+    out.push(line.as_bytes())
 }
 
 /// `resolve`: addresses written on this fd, resolved at read time.
@@ -107,17 +111,17 @@ impl LineFile for Resolve {
     type Data = Registry;
     const MAX_WRITE: usize = RESOLVE_MAX_WRITE;
 
-    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> Result<bool> {
         // Reading ends the input: a token cut at the end of the last write is
         // complete (room for it was reserved by that write). A bare `0x` is dropped.
         if let Ok(Some(addr)) = self.stream.finish() {
             let _ = self.addrs.push_within_capacity(addr);
         }
         let Some(&addr) = self.addrs.get(pos) else {
-            return false;
+            return Ok(false);
         };
-        push_line(out, |line| reg.resolve_line(addr, line));
-        true
+        push_line(out, |line| reg.resolve_line(addr, line))?;
+        Ok(true)
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
@@ -211,9 +215,9 @@ impl LineFile for Lookup {
     const MAX_WRITE: usize = LOOKUP_MAX_WRITE;
     const RESTART_ON_WRITE: bool = true;
 
-    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> Result<bool> {
         if self.name.is_empty() {
-            return false;
+            return Ok(false);
         }
         let mut line = Line::new();
         let found = {
@@ -221,7 +225,10 @@ impl LineFile for Lookup {
             reg.snapshot(&guard)
                 .is_some_and(|snap| self.nth_match(snap, view, pos, &mut line))
         };
-        found && out.push(line.as_bytes()).is_ok()
+        if found {
+            out.push(line.as_bytes())?;
+        }
+        Ok(found)
     }
 
     fn write(&mut self, reg: &Registry, input: &[u8]) -> Result {
@@ -285,10 +292,10 @@ struct Modules;
 impl LineFile for Modules {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> Result<bool> {
         let Some(k) = pos.checked_sub(1) else {
-            let _ = out.push(b"# name state symtab indexed bytes build_ns ready_ns\n");
-            return true;
+            out.push(b"# name state symtab indexed bytes build_ns ready_ns\n")?;
+            return Ok(true);
         };
         // `out` may allocate, which must not happen under RCU: the module's
         // index is kept by its reference, and only the index is read.
@@ -307,16 +314,17 @@ impl LineFile for Modules {
                 },
             }
         };
-        let _ = match listed {
-            Some(Listed::Indexed(m)) => module_line(out, &m),
-            Some(Listed::Pending(name, state)) => pending_line(out, &name, state),
+        // A line that does not fit fails the read (`Text` tells `ENOMEM`).
+        match listed {
+            Some(Listed::Indexed(m)) => module_line(out, &m)?,
+            Some(Listed::Pending(name, state)) => pending_line(out, &name, state)?,
             Some(Listed::Held) => {
                 let (tables, bytes) = registry::held();
-                writeln!(out, "# held: {tables} indexes, {bytes} bytes")
+                writeln!(out, "# held: {tables} indexes, {bytes} bytes")?
             }
-            None => return false,
+            None => return Ok(false),
         };
-        true
+        Ok(true)
     }
 }
 
@@ -361,14 +369,17 @@ fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> boo
 impl LineFile for Symbols {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> Result<bool> {
         let mut line = Line::new();
         let found = {
             let guard = rcu::read_lock();
             reg.snapshot(&guard)
                 .is_some_and(|s| nth_symbol(s, view, pos, &mut line))
         };
-        found && out.push(line.as_bytes()).is_ok()
+        if found {
+            out.push(line.as_bytes())?;
+        }
+        Ok(found)
     }
 }
 
@@ -403,21 +414,15 @@ fn report_line(r: &Report, view: View, pos: usize, out: &mut Text) -> Result<boo
 impl LineFile for Verify {
     type Data = Registry;
 
-    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> Result<bool> {
         if self.report.is_none() {
-            match verify::verify(reg) {
-                Ok(r) => self.report = Some(r),
-                Err(e) => {
-                    // A reader interrupted by a signal is not worth a line in the log.
-                    if e != EINTR {
-                        pr_warn!("verify failed: {:?}\n", e);
-                    }
-                    return false;
-                }
-            }
+            // The reader gets the error; the next read runs the check again.
+            self.report = Some(verify::verify(reg)?);
         }
-        let Some(r) = &self.report else { return false };
-        report_line(r, view, pos, out).unwrap_or(true)
+        let Some(r) = &self.report else {
+            return Ok(false);
+        };
+        report_line(r, view, pos, out)
     }
 }
 
@@ -467,21 +472,15 @@ impl LineFile for Bench {
     const MAX_WRITE: usize = BENCH_MAX_WRITE;
     const RESTART_ON_WRITE: bool = true;
 
-    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
+    fn item(&mut self, reg: &Registry, _view: View, pos: usize, out: &mut Text) -> Result<bool> {
         if self.rows.is_none() {
-            match bench::bench(reg, self.iterations) {
-                Ok(rows) => self.rows = Some(rows),
-                Err(e) => {
-                    // A reader interrupted by a signal is not worth a line in the log.
-                    if e != EINTR {
-                        pr_warn!("bench failed: {:?}\n", e);
-                    }
-                    return false;
-                }
-            }
+            // The reader gets the error; the next read runs the benchmark again.
+            self.rows = Some(bench::bench(reg, self.iterations)?);
         }
-        let Some(rows) = &self.rows else { return false };
-        bench_line(rows, pos, out).unwrap_or(true)
+        let Some(rows) = &self.rows else {
+            return Ok(false);
+        };
+        bench_line(rows, pos, out)
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {
@@ -523,8 +522,8 @@ impl LineFile for Accelerate {
     const MAX_WRITE: usize = ACCELERATE_MAX_WRITE;
     const RESTART_ON_WRITE: bool = true;
 
-    fn item(&mut self, _reg: &Registry, _view: View, pos: usize, out: &mut Text) -> bool {
-        accelerate_line(&accel::status(), pos, out).unwrap_or(true)
+    fn item(&mut self, _reg: &Registry, _view: View, pos: usize, out: &mut Text) -> Result<bool> {
+        accelerate_line(&accel::status(), pos, out)
     }
 
     fn write(&mut self, _reg: &Registry, input: &[u8]) -> Result {

@@ -26,8 +26,8 @@ use crate::sized_gfp;
 /// One output line, filled by [`LineFile::item`].
 ///
 /// Grows as needed, so pushing may sleep: never under RCU or a spinlock. If
-/// it cannot grow (no memory), the item's line is dropped whole: `seq_read()`
-/// never prints half a line.
+/// it cannot grow (no memory), the read fails with `ENOMEM` before the line:
+/// `seq_read()` never prints half a line, and never skips one.
 pub(crate) struct Text {
     bytes: KVec<u8>,
     cut: bool,
@@ -87,13 +87,18 @@ pub(crate) trait LineFile: Default + Send + Unpin + 'static {
     /// on where the last one stopped).
     const RESTART_ON_WRITE: bool = false;
     /// Writes item `pos` into `out` (empty on entry); `false` past the end.
+    ///
+    /// An error fails the `read()` that asked for the item, or ends it
+    /// before the item if it already returns earlier lines (the next
+    /// `read()` asks again): no line is skipped. A failed push to `out`
+    /// fails it with `ENOMEM`, whatever the item returns.
     fn item(
         &mut self,
         data: &Self::Data,
         view: <Self::Data as FileData>::View,
         pos: usize,
         out: &mut Text,
-    ) -> bool;
+    ) -> Result<bool>;
     /// Handles one `write()` of `input` (at most [`Self::MAX_WRITE`] bytes).
     fn write(&mut self, _data: &Self::Data, _input: &[u8]) -> Result {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -260,13 +265,16 @@ impl<F: LineFile> Ops<F> {
                 let found = open.file.item(data, open.view, p, &mut open.line);
                 if open.line.cut {
                     open.line.clear();
+                    return Err(ENOMEM);
                 }
                 found
             })
         };
         match found {
-            Some(true) => Self::token(p),
-            _ => ptr::null_mut(),
+            Some(Ok(true)) => Self::token(p),
+            Some(Ok(false)) | None => ptr::null_mut(),
+            // `seq_read()` returns the error, or the lines before this one.
+            Some(Err(e)) => e.to_ptr(),
         }
     }
 
@@ -316,6 +324,11 @@ impl<F: LineFile> Ops<F> {
         count: usize,
         ppos: *mut bindings::loff_t,
     ) -> isize {
+        if count == 0 {
+            // Nothing to parse: a zero-length write changes nothing, as on
+            // any file.
+            return 0;
+        }
         if count > F::MAX_WRITE {
             return E2BIG.to_errno() as isize;
         }

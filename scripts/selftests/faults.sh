@@ -7,6 +7,8 @@
 #  - modsym's init with each of its allocations failing in turn (/proc/self/fail-nth), and a
 #    first `lookup` write running out of memory at each of its allocations in turn: a
 #    refused operation leaves nothing behind;
+#  - reads of `verify`, `symbols` and `modules` running out of memory the same way: the
+#    read fails with ENOMEM or gives the whole listing;
 #  - a storm of module loads and unloads and reads of every file while a share of modsym's
 #    allocations fail (FAULT_PERCENT, default 20, for FAULT_SECONDS, default 20);
 #  - then, with injection off and one more module event: `modules` lists exactly the loaded
@@ -166,6 +168,38 @@ t_lookup_refused() {
 	return "$status"
 }
 
+# Reads of `verify`, `symbols` and `modules` out of memory at each of modsym's allocations
+# in turn, that one and every later one failing: the read fails with ENOMEM, or it gives
+# the whole listing, as without failures. Never a shorter listing that ends as if complete.
+read_file() {
+	sh -c 'echo 1 >/proc/self/make-it-fail && echo "$0" >/proc/self/fail-nth && exec cat "$1"' \
+		"$1" "$MODSYM_DEBUGFS/$reading" >"$work/out" 2>"$work/err"
+}
+read_checked() {
+	if [ "$1" -ne 0 ]; then
+		grep -q "Cannot allocate memory" "$work/err" && return
+		ktap_msg "$reading: the read failed with '$(cat "$work/err")', not ENOMEM"
+		return 1
+	fi
+	cmp -s "$work/out" "$work/whole" && return
+	ktap_msg "$reading: $(wc -l <"$work/out") lines, not the $(wc -l <"$work/whole") of a read without failures"
+	return 1
+}
+t_read_refused() {
+	set_faults task-filter Y && set_faults probability 100 || return 1
+	status=0
+	for reading in verify symbols modules; do
+		if ! cat "$MODSYM_DEBUGFS/$reading" >"$work/whole" ||
+			! fail_nth_sweep "a read of $reading out of memory" read_file read_checked; then
+			status=1
+			break
+		fi
+	done
+	set_faults probability 0
+	set_faults task-filter N
+	return "$status"
+}
+
 # The storm: workers loop until the stop file appears.
 worker() {
 	while [ ! -e "$work/stop" ]; do "$@"; done
@@ -226,10 +260,11 @@ t_after_storm() {
 	unload modsym_test
 }
 
-ktap_set_plan 5
+ktap_set_plan 6
 ktap_run "fault injection set up: failslab and fail_page_alloc, stack-filtered" t_setup
 ktap_run "insmod modsym with each of its init allocations failing: refused cleanly or exact" t_init_fails
 ktap_run "a first lookup write out of memory at each allocation: a refused write stores nothing" t_lookup_refused
+ktap_run "reads out of memory at each allocation: ENOMEM or the whole listing, never a short one" t_read_refused
 ktap_run "storm: loads, unloads and readers while modsym's allocations fail" t_storm
 ktap_run "after the storm and one more event: modules lists exactly the loaded modules, verify clean" t_after_storm
 rm -rf "$work"

@@ -392,6 +392,17 @@ t_bad_input() {
 	expect_eq "answers after a rejected write" "$got" "$(resolve "$a" | cut -d' ' -f2);?;"
 }
 
+# A write of 0 bytes (no shell redirection makes one) is accepted and changes nothing: the
+# query or addresses written before it are still what the file answers.
+t_empty_write() {
+	writes=$selftests_dir/tools/writes
+	q=modsym_test:dup_helper
+	expect_eq "lookup: a query, then 0 bytes" "$("$writes" "$MODSYM_DEBUGFS/lookup" "$q" "")" \
+		"$(printf 'write: %d\nwrite: 0\n' ${#q}; query lookup "$q")" || return 1
+	expect_eq "resolve: 0 bytes, an address, 0 bytes" "$("$writes" "$MODSYM_DEBUGFS/resolve" "" 0x0 "")" \
+		"$(printf 'write: 0\nwrite: 3\nwrite: 0\n0x0 ?')"
+}
+
 t_bench() {
 	# One round: the numbers are for `make bench`; this checks the file's shape.
 	query bench 1 >/tmp/bench || return 1
@@ -514,7 +525,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 26
+ktap_set_plan 27
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -535,6 +546,7 @@ ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without d
 ktap_run "lookup: duplicates in symtab order; queries one after the other on one open file" t_lookup_duplicates
 ktap_run "symbols: address order" t_symbols
 ktap_run "bad input: documented errors, '?' and a usable file" t_bad_input
+ktap_run "a write of 0 bytes is accepted and changes nothing" t_empty_write
 ktap_run "bench prints a ratio per module" t_bench
 ktap_run "bench: a read of 1,000,000 rounds ends within 2 s of SIGKILL" t_bench_killed
 ktap_run "a 600-byte symbol name: resolve cuts it to 511 bytes, verify and bench never ask sprint_symbol()" t_long_name
