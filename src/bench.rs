@@ -85,7 +85,7 @@ impl BenchRow {
 ///
 /// # Errors
 ///
-/// `EINTR` when a signal is pending (checked before every chunk).
+/// `ERESTARTSYS` when a signal is pending (checked before every chunk).
 fn timed_lookups(
     sample: &[u64],
     chunk: usize,
@@ -98,7 +98,7 @@ fn timed_lookups(
     loop {
         for c in sample.chunks(chunk.max(1)) {
             if kcall::signal_pending() {
-                return Err(EINTR);
+                return Err(ERESTARTSYS);
             }
             if !lookups(c) {
                 return Ok((elapsed_ns(start), done));
@@ -120,7 +120,8 @@ fn timed_lookups(
 ///
 /// # Errors
 ///
-/// `EINTR` if the reading task has a signal pending; allocation failures.
+/// `ERESTARTSYS` if the reading task has a signal pending; allocation
+/// failures.
 ///
 /// The sample is taken under RCU while the module is published, of
 /// addresses [`verify::kernel_can_print`] accepts; the kernel's lookups of

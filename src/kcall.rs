@@ -58,7 +58,10 @@ pub(crate) fn cond_resched() {
 }
 
 /// Whether the current task has a signal pending (a fatal one included):
-/// long reads check it and end with `EINTR`.
+/// long reads check it and end with `ERESTARTSYS`, which the kernel turns
+/// into `EINTR` for a handler that does not restart system calls, and into
+/// the read starting over after a stop (`SIGTSTP`, then `SIGCONT`) or a
+/// handler that does (`SA_RESTART`).
 pub(crate) fn signal_pending() -> bool {
     kernel::current!().signal_pending()
 }

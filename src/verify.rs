@@ -213,7 +213,7 @@ pub(crate) fn verify(reg: &Registry) -> Result<Report> {
             }
             k = sample.min(k + chunk);
             if kcall::signal_pending() {
-                return Err(EINTR);
+                return Err(ERESTARTSYS);
             }
             kcall::cond_resched();
         }
