@@ -87,8 +87,13 @@ impl FileData for Registry {
     }
 }
 
+/// Whether an item exists, its line formatted; [`format::Overflow`] if the
+/// line did not fit (cannot happen: lines fit by construction), which fails
+/// the read with `EOVERFLOW` rather than ending the listing early.
+type Found = core::result::Result<bool, format::Overflow>;
+
 /// Appends a formatted [`Line`] to `out`; `EOVERFLOW` if it did not fit
-/// (cannot happen: lines fit by construction).
+/// (see [`Found`]).
 fn push_line(
     out: &mut Text,
     fill: impl FnOnce(&mut Line) -> Result<(), format::Overflow>,
@@ -175,8 +180,9 @@ impl Lookup {
     }
 
     /// The `k`-th match over all modules (indexed ones in registry order,
-    /// then those whose index is being built, each in symtab order).
-    fn nth_match(&self, snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> bool {
+    /// then those whose index is being built, each in symtab order), into
+    /// `line`; `false` past the last.
+    fn nth_match(&self, snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> Found {
         for m in snap.modules().iter().filter(|m| self.wants(m.name())) {
             let core = &m.core;
             let Some(i) = nth_of(&mut k, |f| core.for_each_named(&self.name, f)) else {
@@ -194,7 +200,8 @@ impl Lookup {
                 _ => 0,
             };
             let (kind, name) = (core.table.kind(i), core.table.name(i));
-            return format::symbol(line, view.addr(value), size, kind, name, m.name()).is_ok();
+            return format::symbol(line, view.addr(value), size, kind, name, m.name())
+                .map(|()| true);
         }
         for p in snap.pending().iter().filter(|p| self.wants(p.name())) {
             let Some(i) = nth_of(&mut k, |f| p.for_each_named(&self.name, f)) else {
@@ -203,9 +210,10 @@ impl Lookup {
             let table = p.table();
             let (value, size) = (table.value(i), p.size_of(i));
             let (kind, name) = (table.kind(i), table.name(i));
-            return format::symbol(line, view.addr(value), size, kind, name, p.name()).is_ok();
+            return format::symbol(line, view.addr(value), size, kind, name, p.name())
+                .map(|()| true);
         }
-        false
+        Ok(false)
     }
 }
 
@@ -222,9 +230,12 @@ impl LineFile for Lookup {
         let mut line = Line::new();
         let found = {
             let guard = rcu::read_lock();
-            reg.snapshot(&guard)
-                .is_some_and(|snap| self.nth_match(snap, view, pos, &mut line))
-        };
+            match reg.snapshot(&guard) {
+                Some(snap) => self.nth_match(snap, view, pos, &mut line),
+                None => Ok(false),
+            }
+        }
+        .map_err(|_| EOVERFLOW)?;
         if found {
             out.push(line.as_bytes())?;
         }
@@ -332,8 +343,9 @@ impl LineFile for Modules {
 #[derive(Default)]
 struct Symbols;
 
-/// Appends the `k`-th indexed symbol of the snapshot to `line`.
-fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> bool {
+/// Appends the `k`-th indexed symbol of the snapshot to `line`; `false`
+/// past the last.
+fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> Found {
     for m in snap.modules() {
         let n = m.indexed();
         if k >= n {
@@ -347,7 +359,7 @@ fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> boo
                 continue;
             }
             let (Some(&i), Some((value, size))) = (r.entries.get(k), r.symbol(k)) else {
-                return false;
+                return Ok(false);
             };
             let i = i as usize;
             return format::symbol(
@@ -358,11 +370,11 @@ fn nth_symbol(snap: &Snapshot, view: View, mut k: usize, line: &mut Line) -> boo
                 r.table.name(i),
                 m.name(),
             )
-            .is_ok();
+            .map(|()| true);
         }
-        return false;
+        return Ok(false);
     }
-    false
+    Ok(false)
 }
 
 #[vtable]
@@ -373,9 +385,12 @@ impl LineFile for Symbols {
         let mut line = Line::new();
         let found = {
             let guard = rcu::read_lock();
-            reg.snapshot(&guard)
-                .is_some_and(|s| nth_symbol(s, view, pos, &mut line))
-        };
+            match reg.snapshot(&guard) {
+                Some(snap) => nth_symbol(snap, view, pos, &mut line),
+                None => Ok(false),
+            }
+        }
+        .map_err(|_| EOVERFLOW)?;
         if found {
             out.push(line.as_bytes())?;
         }

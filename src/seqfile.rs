@@ -90,8 +90,9 @@ pub(crate) trait LineFile: Default + Send + Unpin + 'static {
     ///
     /// An error fails the `read()` that asked for the item, or ends it
     /// before the item if it already returns earlier lines (the next
-    /// `read()` asks again): no line is skipped. A failed push to `out`
-    /// fails it with `ENOMEM`, whatever the item returns.
+    /// `read()` asks again): no line is skipped. (An `lseek()` or `pread()`
+    /// past the item fails whole.) A failed push to `out` fails it with
+    /// `ENOMEM`, whatever the item returns.
     fn item(
         &mut self,
         data: &Self::Data,
@@ -147,7 +148,8 @@ impl<F: LineFile> Ops<F> {
         ..unsafe { core::mem::zeroed() }
     };
 
-    /// Token for item `pos`: non-NULL and never an `ERR_PTR`.
+    /// Token for item `pos`: never an `ERR_PTR`; NULL (the end) from
+    /// `u32::MAX` on.
     fn token(pos: usize) -> *mut c_void {
         match pos.checked_add(1) {
             Some(t) if t <= u32::MAX as usize => ptr::without_provenance_mut(t),
@@ -306,8 +308,8 @@ impl<F: LineFile> Ops<F> {
             Self::with(m, |_, open| {
                 let bytes = &open.line.bytes;
                 // SAFETY: `m` is the `seq_file` of the running show callback
-                // and `bytes` is valid; on overflow `seq_read()` calls us again
-                // with a larger buffer.
+                // and `bytes` is valid; on overflow `seq_read()` starts over
+                // at this item (`start`) with a larger buffer.
                 bindings::seq_write(m, bytes.as_ptr().cast(), bytes.len())
             })
         };
