@@ -103,6 +103,29 @@ fn push_line(
     out.push(line.as_bytes())
 }
 
+/// Formats the line of an item from the published snapshot, under RCU, with
+/// `nth`, then appends it to `out` outside RCU (`out` may allocate); `false`
+/// past the last item, `EOVERFLOW` if the line did not fit (see [`Found`]).
+fn snapshot_line(
+    reg: &Registry,
+    out: &mut Text,
+    nth: impl FnOnce(&Snapshot, &mut Line) -> Found,
+) -> Result<bool> {
+    let mut line = Line::new();
+    let found = {
+        let guard = rcu::read_lock();
+        match reg.snapshot(&guard) {
+            Some(snap) => nth(snap, &mut line),
+            None => Ok(false),
+        }
+    }
+    .map_err(|_| EOVERFLOW)?;
+    if found {
+        out.push(line.as_bytes())?;
+    }
+    Ok(found)
+}
+
 /// `resolve`: addresses written on this fd, resolved at read time.
 #[derive(Default)]
 struct Resolve {
@@ -227,19 +250,7 @@ impl LineFile for Lookup {
         if self.name.is_empty() {
             return Ok(false);
         }
-        let mut line = Line::new();
-        let found = {
-            let guard = rcu::read_lock();
-            match reg.snapshot(&guard) {
-                Some(snap) => self.nth_match(snap, view, pos, &mut line),
-                None => Ok(false),
-            }
-        }
-        .map_err(|_| EOVERFLOW)?;
-        if found {
-            out.push(line.as_bytes())?;
-        }
-        Ok(found)
+        snapshot_line(reg, out, |snap, line| self.nth_match(snap, view, pos, line))
     }
 
     fn write(&mut self, reg: &Registry, input: &[u8]) -> Result {
@@ -382,19 +393,7 @@ impl LineFile for Symbols {
     type Data = Registry;
 
     fn item(&mut self, reg: &Registry, view: View, pos: usize, out: &mut Text) -> Result<bool> {
-        let mut line = Line::new();
-        let found = {
-            let guard = rcu::read_lock();
-            match reg.snapshot(&guard) {
-                Some(snap) => nth_symbol(snap, view, pos, &mut line),
-                None => Ok(false),
-            }
-        }
-        .map_err(|_| EOVERFLOW)?;
-        if found {
-            out.push(line.as_bytes())?;
-        }
-        Ok(found)
+        snapshot_line(reg, out, |snap, line| nth_symbol(snap, view, pos, line))
     }
 }
 
