@@ -19,6 +19,7 @@
 //! - The only files with `unsafe` code, one kernel interface each: [`kmod`]
 //!   (`struct module`, the module list), [`notifier`], [`rcu`], [`seqfile`]
 //!   (debugfs and `seq_file`), [`kcall`] (single kernel functions),
+//!   [`worker`] (the low-priority thread index builds run on),
 //!   [`accel`] (the ftrace hook that routes the kernel's own lookups through
 //!   the index, off by default).
 //! - Safe code (`#![forbid(unsafe_code)]`): [`registry`], [`debugfs`],
@@ -55,6 +56,7 @@ mod kmod;
 mod notifier;
 mod rcu;
 mod seqfile;
+mod worker;
 
 mod bench;
 mod debugfs;

@@ -7,8 +7,8 @@
 //! lock every event takes is the lock that adoption and any other user of
 //! that state take: the argument for why a [`ModuleRef`] stays valid while
 //! it is used lives in this file alone. That includes the builds an event
-//! defers to a workqueue ([`Next::Build`]), which read a module outside the
-//! lock: its GOING event waits for them.
+//! defers to modsym's low-priority thread ([`Next::Build`], [`Worker`]),
+//! which read a module outside the lock: its GOING event waits for them.
 
 #![allow(unsafe_code)]
 
@@ -20,8 +20,8 @@ use kernel::{
     ffi::{c_int, c_ulong, c_void},
     new_condvar, new_mutex,
     prelude::*,
-    static_lock_class,
     sync::{rcu, CondVar, Mutex, MutexGuard},
+    time::{msecs_to_jiffies, Delta, Instant, Monotonic},
     types::Opaque,
     ThisModule,
 };
@@ -29,6 +29,7 @@ use kernel::{
 use crate::{
     kcall,
     kmod::{self, ModState, ModuleRef, Walk},
+    worker::{Priority, WorkItem, Worker},
 };
 
 /// What an event asks for once it returns.
@@ -36,7 +37,7 @@ use crate::{
 pub(crate) enum Next {
     /// Nothing more.
     Done,
-    /// [`ModuleEvents::build`] for this module, on a workqueue, then
+    /// [`ModuleEvents::build`] for this module, on the build thread, then
     /// [`ModuleEvents::built`] under the lock unless the module went first.
     Build,
 }
@@ -70,8 +71,8 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     /// The module list was walked: the [`Self::existing`] calls that follow
     /// deliver every loaded module.
     fn walked(&mut self);
-    /// The work an event deferred ([`Next::Build`]), on a workqueue, outside
-    /// the lock: module events do not wait for it. `m` has no init part
+    /// The work an event deferred ([`Next::Build`]), on the build thread,
+    /// outside the lock: module events do not wait for it. `m` has no init part
     /// (its init memory may be freed meanwhile); its core stays alive, since
     /// its GOING event waits until this returns.
     fn build(m: ModuleRef<'_>) -> Self::Built;
@@ -79,7 +80,7 @@ pub(crate) trait ModuleEvents: Send + Unpin + 'static {
     /// event has not come; returns work for [`Self::follow_up`], if any.
     fn built(&mut self, built: Self::Built) -> Option<Self::FollowUp>;
     /// Outside the lock, right after [`Self::built`] asked for it, on the
-    /// workqueue: the module's core stays alive as in [`Self::build`].
+    /// build thread: the module's core stays alive as in [`Self::build`].
     fn follow_up(work: Self::FollowUp);
 }
 
@@ -95,7 +96,16 @@ pub(crate) struct Events<W> {
     building_gone: bool,
     /// The notifier is being dropped: nothing more is built.
     closing: bool,
+    /// When the last module event came: builds wait for [`BUILD_AFTER_QUIET`].
+    last_event: Instant<Monotonic>,
 }
+
+/// A queued build starts once module events have been quiet this long, not
+/// beside the `insmod` that asked for it or the next load of a burst (a
+/// `modprobe` chain, udev at boot). Even at nice 19 a build slows a load that
+/// runs at the same time: the two share caches and memory, and on a guest of
+/// two virtual CPUs the host's cores too.
+const BUILD_AFTER_QUIET: Delta = Delta::from_millis(50);
 
 // SAFETY: The module pointers are only compared, and dereferenced under the
 // rules of `ModuleNotifier`, from any thread.
@@ -121,18 +131,21 @@ impl<W> core::ops::DerefMut for Events<W> {
 ///
 /// `nb` is registered on the module notifier chain from the end of
 /// initialisation until drop, and every event is delivered with `events`
-/// held. `work` is initialised, runs [`Self::run_builds`], and is neither
-/// queued nor running after drop. A module is in `events.queue` or
+/// held. `work` runs [`Self::run_builds`] on `worker`, and is neither queued
+/// nor running after drop. A module is in `events.queue` or
 /// `events.building` only between an event for it and its GOING event.
 #[pin_data(PinnedDrop)]
 pub(crate) struct ModuleNotifier<W: ModuleEvents> {
     #[pin]
     events: Mutex<Events<W>>,
-    /// Signalled when a build ends (`events.building` cleared).
+    /// Signalled when a build ends (`events.building` cleared), and at drop.
     #[pin]
     build_ended: CondVar,
+    /// The thread builds run on, at nice 19: an `insmod` that queues a build
+    /// does not compete with it (see [`crate::worker`]).
+    worker: Worker,
     #[pin]
-    work: Opaque<bindings::work_struct>,
+    work: WorkItem,
     #[pin]
     nb: Opaque<bindings::notifier_block>,
     /// The module that registered the notifier: where walks of the module
@@ -159,21 +172,12 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 building: None,
                 building_gone: false,
                 closing: false,
+                last_event: Instant::now(),
             }),
             build_ended <- new_condvar!("modsym::build_ended"),
-            work <- Opaque::ffi_init(|slot: *mut bindings::work_struct| {
-                // SAFETY: `slot` is valid for writes (`ffi_init` contract); the
-                // function is called with a pointer to this `work` field.
-                unsafe {
-                    bindings::init_work_with_key(
-                        slot,
-                        Some(Self::run_builds),
-                        false,
-                        c"modsym::build".as_char_ptr(),
-                        static_lock_class!().as_ptr(),
-                    )
-                }
-            }),
+            // Before `nb`: should it fail, the notifier is not registered yet.
+            worker: Worker::new(c"modsym-build")?,
+            work <- WorkItem::new(Self::run_builds),
             nb <- Opaque::try_ffi_init(|slot: *mut bindings::notifier_block| {
                 // SAFETY: `slot` is valid for writes (`try_ffi_init` contract).
                 unsafe {
@@ -294,6 +298,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
         // failed load frees it after the GOING chain).
         let m = |init_ok| unsafe { ModuleRef::from_raw(ptr, init_ok) };
         let mut events = this.events.lock();
+        events.last_event = Instant::now();
         let next = match ModState::from_raw(action) {
             ModState::Coming => events.coming(m(true)),
             ModState::Live => events.live(m(true)),
@@ -331,54 +336,73 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             let _ = events.built(built);
             return;
         }
-        // SAFETY: `work` is initialised and stays valid until drop, which
-        // disables it (type invariant); queueing an already queued work item
-        // does nothing. The long queue: a build of a large module takes
-        // milliseconds to seconds.
-        unsafe {
-            bindings::queue_work_on(
-                bindings::wq_misc_consts_WORK_CPU_UNBOUND as c_int,
-                bindings::system_dfl_long_wq,
-                self.work.get(),
-            )
-        };
+        // SAFETY: `work` is only ever queued on `worker`, and cancelled in
+        // drop (once `closing` stops the queueing here) before either goes.
+        unsafe { self.worker.queue(&self.work) };
     }
 
     /// In the GOING event of `ptr` (the event lock is held: `events`): drops
     /// its queued build, and waits for a running one to end (it reads the
     /// module, which is freed once the event returns). The wait is
-    /// uninterruptible, as long as one build (and `build_delay_ms`).
+    /// uninterruptible, as long as one build (and `build_delay_ms`); the
+    /// build runs at normal priority meanwhile, so that the load its low
+    /// priority yields to does not keep `rmmod` waiting.
     fn forget_build(&self, events: &mut MutexGuard<'_, Events<W>>, ptr: NonNull<bindings::module>) {
         events.queue.retain(|p| *p != ptr);
+        if events.building != Some(ptr) {
+            return;
+        }
+        events.building_gone = true;
+        // Under the lock, after the build lowered it (`run_builds`).
+        self.worker.set_priority(Priority::Normal);
         while events.building == Some(ptr) {
-            events.building_gone = true;
             self.build_ended.wait(events);
         }
     }
 
-    /// The work item: runs every queued build, one module at a time.
+    /// The work item: runs every queued build, one module at a time, once
+    /// module events have been quiet for [`BUILD_AFTER_QUIET`].
+    ///
+    /// The thread runs at normal priority, and at
+    /// [`Priority::Background`] only for the work it does outside the lock:
+    /// holding the lock at nice 19, it could keep the next module event
+    /// waiting for as long as other tasks keep the CPU. It lowers itself
+    /// under the lock, so a waiter that raises it ([`Self::forget_build`],
+    /// drop), also under the lock, always comes after.
     ///
     /// # Safety
     ///
-    /// Called by the workqueue with the `work` field of a `ModuleNotifier<W>`
-    /// that is alive until the call returns (drop disables the work item and
-    /// waits for it).
-    unsafe extern "C" fn run_builds(work: *mut bindings::work_struct) {
-        let work = Opaque::cast_from(work);
-        // SAFETY: `work` is the `work` field of a live `ModuleNotifier<W>`
-        // (caller).
+    /// Called by the worker with the `kthread_work` of the `work` field of a
+    /// `ModuleNotifier<W>` that is alive until the call returns (drop cancels
+    /// the work item and waits for it).
+    unsafe extern "C" fn run_builds(work: *mut bindings::kthread_work) {
+        // SAFETY: `work` is the `kthread_work` of a live `WorkItem` (caller).
+        let work = core::ptr::from_ref(unsafe { WorkItem::from_raw(work) });
+        // SAFETY: that `WorkItem` is the `work` field of a live
+        // `ModuleNotifier<W>` (caller).
         let this = unsafe { &*kernel::container_of!(work, Self, work) };
         loop {
             let ptr = {
                 let mut events = this.events.lock();
-                if events.closing {
+                if events.closing || events.queue.is_empty() {
                     return;
+                }
+                let quiet = events.last_event.elapsed();
+                if quiet < BUILD_AFTER_QUIET {
+                    // Woken early by drop; an event meanwhile extends the wait.
+                    let left = BUILD_AFTER_QUIET - quiet;
+                    let ms = u32::try_from(left.as_millis_ceil()).unwrap_or(u32::MAX);
+                    let _ = this
+                        .build_ended
+                        .wait_interruptible_timeout(&mut events, msecs_to_jiffies(ms));
+                    continue;
                 }
                 let Ok(ptr) = events.queue.remove(0) else {
                     return;
                 };
                 events.building = Some(ptr);
                 events.building_gone = false;
+                this.worker.set_priority(Priority::Background);
                 ptr
             };
             // SAFETY: the module is in `building`, so its GOING event, which
@@ -387,12 +411,15 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             // that GOING event (type invariant). No init part is read: init
             // memory is freed after the LIVE event, which does not wait.
             let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
+            this.worker.set_priority(Priority::Normal);
             let mut events = this.events.lock();
             if !events.building_gone {
                 if let Some(work) = events.built(built) {
                     // Still `building`: its GOING event keeps waiting for us.
+                    this.worker.set_priority(Priority::Background);
                     drop(events);
                     W::follow_up(work);
+                    this.worker.set_priority(Priority::Normal);
                     events = this.events.lock();
                 }
             }
@@ -417,10 +444,13 @@ impl<W: ModuleEvents> PinnedDrop for ModuleNotifier<W> {
             let mut events = self.events.lock();
             events.closing = true;
             events.queue.clear();
+            // A build that runs now ends soon; a wait for quiet ends now.
+            self.worker.set_priority(Priority::Normal);
+            self.build_ended.notify_all();
         }
-        // SAFETY: `work` is initialised (type invariant). Waits for a running
-        // build and makes any later queueing a no-op.
-        unsafe { bindings::disable_work_sync(self.work.get()) };
+        // SAFETY: nothing queues `work` from now on (`closing`), and `worker`
+        // is destroyed after this, when the fields drop.
+        unsafe { self.work.cancel_sync() };
         // SAFETY: `nb` is registered (type invariant) and still pinned;
         // unregistering waits for running callbacks.
         unsafe { bindings::unregister_module_notifier(self.nb.get()) };

@@ -28,7 +28,8 @@
 //!
 //! A module's index is not built in its COMING or LIVE event, which sit in
 //! `insmod`: the event only lists the module as [`Pending`] and the
-//! notifier's workqueue builds the index outside the lock, then publishes it
+//! notifier's build thread builds the index outside the lock, at nice 19 and
+//! once module events have been quiet for 50 ms, then publishes it
 //! ([`ModuleEvents::built`]). Until then lookups of its addresses take the
 //! kernel's own linear scan ([`Registry::resolve_line`]): exact, just slow.
 //!
@@ -317,7 +318,7 @@ impl ModName {
     }
 }
 
-/// A module whose index the notifier's workqueue is building: listed, but
+/// A module whose index the notifier's build thread is building: listed, but
 /// answered by the kernel's linear scan until the index is published.
 #[derive(Clone)]
 pub(crate) struct Pending {
@@ -784,7 +785,7 @@ impl Resolution<'_> {
 /// lock.
 pub(crate) struct Writer {
     modules: KVec<Arc<ModIndex>>,
-    /// Modules whose index the workqueue is building.
+    /// Modules whose index the build thread is building.
     pending: KVec<Pending>,
     published: Arc<RcuBox<Snapshot>>,
     /// An event could not be handled in full for lack of memory: a loaded
@@ -802,7 +803,7 @@ impl Writer {
     }
 
     /// Lists `m` as pending in `state` and asks for its index to be built on
-    /// the workqueue, unless it is indexed or pending already.
+    /// the build thread, unless it is indexed or pending already.
     fn defer(&mut self, m: &ModuleRef<'_>, state: ModState) -> Next {
         if self.position(m.id()).is_some() || self.pending_position(m.id()).is_some() {
             return Next::Done;

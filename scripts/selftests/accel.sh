@@ -291,7 +291,7 @@ t_names_pending() {
 	return "$status"
 }
 names_pending_checks() {
-	# Its build (at once on the workqueue) has read the switch, off.
+	# Its build (50 ms after the insmod, on modsym's build thread) has read the switch, off.
 	sleep 1
 	accel_set 1 || return 1
 	if grep -q '^names off:' "$ACCEL"; then

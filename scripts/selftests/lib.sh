@@ -19,7 +19,7 @@ find_ko() {
 }
 
 # load NAME [PARAM=VALUE...]: load_only, then, with modsym loaded, wait until modsym has
-# published the module's index (built on a workqueue after the module's COMING event).
+# published the module's index (built on modsym's thread after the module's COMING event).
 load() { load_only "$@" && wait_indexed "$1"; }
 
 # load_only NAME [PARAM=VALUE...]: insmod from the module path, else modprobe.

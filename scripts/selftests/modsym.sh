@@ -158,7 +158,7 @@ t_bulk() {
 	expect_eq "functions resolved" "$checked" 20000
 }
 
-# Index builds run on a workqueue after the COMING event, not in insmod (here each waits
+# Index builds run on modsym's thread after the COMING event, not in insmod (here each waits
 # build_delay_ms first): until one is published, `modules` lists the module as pending and
 # its addresses resolve exactly by the kernel's own scan; a module unloaded while its build
 # is queued or running leaves nothing behind; the index is published with its time from
@@ -232,6 +232,51 @@ t_unload_during_build() {
 	unload modsym_test || return 1
 	wait "$exiting" || return 1
 	load modsym && load modsym_test
+}
+
+# build_thread: the pid of modsym's build thread, modsym-build (fails if there is none).
+build_thread() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = modsym-build ] && echo "${d#/proc/}" && return 0
+	done
+	return 1
+}
+
+# thread_nice PID: the nice value of task PID (/proc/PID/stat, field 19).
+thread_nice() { awk '{ print $19 }' "/proc/$1/stat"; }
+
+# Index builds run on modsym's own thread, modsym-build, at nice 19, so that every ordinary
+# task, the insmod that queued the build first, runs before them. The thread is at nice 0
+# otherwise, and while rmmod waits for the build of its module (a load that starves the build
+# must not keep rmmod waiting). It leaves with modsym.
+t_build_thread() {
+	unload modsym_test && rmmod modsym || return 1
+	# Stopped by rmmod; reaped by kthreadd a moment later.
+	tries=0
+	while build_thread >/dev/null; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 50 ] || { ktap_msg "modsym-build still there 5 s after rmmod modsym"; return 1; }
+		sleep 0.1
+	done
+	load modsym build_delay_ms=5000 || return 1
+	pid=$(build_thread) || { ktap_msg "no modsym-build thread"; return 1; }
+	expect_eq "nice of modsym-build, idle" "$(thread_nice "$pid")" 0 || return 1
+	load_only modsym_test || return 1
+	# The build starts once module events have been quiet for 50 ms, then sleeps 5 s.
+	sleep 1
+	expect_eq "nice of modsym-build while it builds" "$(thread_nice "$pid")" 19 || return 1
+	rmmod modsym_test &
+	going=$!
+	seen=never
+	while kill -0 "$going" 2>/dev/null; do
+		[ "$(thread_nice "$pid")" = 0 ] && seen=0 && break
+		sleep 0.1
+	done
+	wait "$going" || return 1
+	expect_eq "nice of modsym-build while rmmod waits for it" "$seen" 0 || return 1
+	expect_eq "nice of modsym-build after rmmod" "$(thread_nice "$pid")" 0 || return 1
+	rmmod modsym && load modsym && load modsym_test
 }
 
 # held_indexes: the `modules` file's last line, "N BYTES" (every index modsym holds).
@@ -550,7 +595,7 @@ t_unload_all() {
 	[ ! -e "$MODSYM_DEBUGFS" ]
 }
 
-ktap_set_plan 28
+ktap_set_plan 29
 ktap_run "modsym indexes modules loaded before it, and itself" t_preloaded_modules
 ktap_run "debugfs files exist" t_debugfs_files
 ktap_run "the module list walk stops at vmlinux's list head and finds every module" t_walk
@@ -565,6 +610,7 @@ ktap_run "livepatch-sample patches and unloads with exact resolution" t_livepatc
 ktap_run "20,000-function module resolves exactly" t_bulk
 ktap_run "index builds after insmod: pending, exact by the kernel's scan meanwhile, nothing left by an early rmmod" t_deferred_build
 ktap_run "rmmod modsym while a build reads a module being unloaded: no use after free" t_unload_during_build
+ktap_run "builds run on modsym-build at nice 19, at nice 0 while rmmod waits for one; it leaves with modsym" t_build_thread
 ktap_run "rmmod of the 20,000-function module frees its index without another module event" t_unload_frees
 ktap_run "insmod and rmmod do not wait for a first lookup or verify of the 20,000-function module" t_events_beside_readers
 ktap_run "verify: 0 mismatches over at least 100,000 addresses (30,000 without data symbols)" t_verify_100k
