@@ -42,10 +42,14 @@ spread() {
 median() { spread | cut -d ' ' -f 1; }
 
 # load_time_us MODULE SETTING: time one insmod of MODULE, appended to /tmp/load.MODULE.SETTING.
-# Only insmod is timed; with modsym, the index is built on a workqueue after it, and waited
-# for before the rmmod so that the next load starts on an idle guest.
+# Only insmod is timed, and each starts on an idle guest: with modsym, the index is built on
+# modsym's thread after it and waited for before the rmmod; and the next load waits SETTLE s
+# after the rmmod, which leaves work behind in either setting (the kernel frees module memory
+# lazily, modsym the module's index after a grace period). On a 2-CPU guest a load right after
+# an rmmod pays for some of it, and more with modsym: up to 2 ms in x86_64 guests.
+SETTLE=0.5
 load_time_us() {
-	timed load_only "$1" >>"/tmp/load.$1.$2" && wait_indexed "$1" && unload "$1"
+	timed load_only "$1" >>"/tmp/load.$1.$2" && wait_indexed "$1" && unload "$1" && sleep "$SETTLE"
 }
 
 aff=/sys/kernel/tracing/available_filter_functions
