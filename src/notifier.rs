@@ -20,7 +20,10 @@ use kernel::{
     ffi::{c_int, c_ulong, c_void},
     new_condvar, new_mutex,
     prelude::*,
-    sync::{rcu, CondVar, Mutex, MutexGuard},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        rcu, CondVar, Mutex, MutexGuard,
+    },
     time::{msecs_to_jiffies, Delta, Instant, Monotonic},
     types::Opaque,
     ThisModule,
@@ -141,6 +144,10 @@ pub(crate) struct ModuleNotifier<W: ModuleEvents> {
     /// Signalled when a build ends (`events.building` cleared), and at drop.
     #[pin]
     build_ended: CondVar,
+    /// A GOING event or drop waits for the running build: the thread runs at
+    /// nice 0 (see [`Self::run_builds`]). Set under the lock, cleared under it
+    /// when a build starts.
+    build_waited: Atomic<bool>,
     /// The thread builds run on, at nice 19: an `insmod` that queues a build
     /// does not compete with it (see [`crate::worker`]).
     worker: Worker,
@@ -157,7 +164,10 @@ pub(crate) struct ModuleNotifier<W: ModuleEvents> {
 // its own lock) and by registration and drop; `Mutex<W>` is `Send + Sync`
 // for `W: Send`.
 unsafe impl<W: ModuleEvents> Send for ModuleNotifier<W> {}
-// SAFETY: See `Send`: `&ModuleNotifier` only gives access to the mutex.
+// SAFETY: See `Send`: `&ModuleNotifier` gives access to the mutex, the
+// condition variable and the atomic, which are `Sync`, and to the worker and
+// its work item only through the kthread worker API, which may be called from
+// any task.
 unsafe impl<W: ModuleEvents> Sync for ModuleNotifier<W> {}
 
 impl<W: ModuleEvents> ModuleNotifier<W> {
@@ -175,6 +185,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 last_event: Instant::now(),
             }),
             build_ended <- new_condvar!("modsym::build_ended"),
+            build_waited: Atomic::new(false),
             // Before `nb`: should it fail, the notifier is not registered yet.
             worker: Worker::new(c"modsym-build")?,
             work <- WorkItem::new(Self::run_builds),
@@ -337,7 +348,9 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             return;
         }
         // SAFETY: `work` is only ever queued on `worker`, and cancelled in
-        // drop (once `closing` stops the queueing here) before either goes.
+        // drop (once `closing` stops the queueing here) before either goes;
+        // it is the `work` field of `self`, alive until then: what its
+        // function, `run_builds`, requires.
         unsafe { self.worker.queue(&self.work) };
     }
 
@@ -353,10 +366,27 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             return;
         }
         events.building_gone = true;
-        // Under the lock, after the build lowered it (`run_builds`).
-        self.worker.set_priority(Priority::Normal);
+        self.urge_build();
         while events.building == Some(ptr) {
             self.build_ended.wait(events);
+        }
+    }
+
+    /// Under the lock, by a task about to wait for the running build: the
+    /// thread runs at nice 0 until the build ends.
+    fn urge_build(&self) {
+        self.build_waited.store(true, Relaxed);
+        self.worker.set_priority(Priority::Normal);
+    }
+
+    /// On the thread, outside the lock, before the work it does there: nice
+    /// 19, unless a task waits for it. A raise by [`Self::urge_build`] that
+    /// came first is not lost: both priority changes take the thread's
+    /// runqueue lock, so the flag stored before that raise is seen here.
+    fn lower_for_build(&self) {
+        self.worker.set_priority(Priority::Background);
+        if self.build_waited.load(Relaxed) {
+            self.worker.set_priority(Priority::Normal);
         }
     }
 
@@ -364,11 +394,10 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     /// module events have been quiet for [`BUILD_AFTER_QUIET`].
     ///
     /// The thread runs at normal priority, and at
-    /// [`Priority::Background`] only for the work it does outside the lock:
-    /// holding the lock at nice 19, it could keep the next module event
-    /// waiting for as long as other tasks keep the CPU. It lowers itself
-    /// under the lock, so a waiter that raises it ([`Self::forget_build`],
-    /// drop), also under the lock, always comes after.
+    /// [`Priority::Background`] only for the work it does outside the lock
+    /// ([`Self::lower_for_build`]): preempted at nice 19 with the lock held,
+    /// it would keep the next module event waiting for as long as other tasks
+    /// keep the CPU.
     ///
     /// # Safety
     ///
@@ -402,9 +431,10 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 };
                 events.building = Some(ptr);
                 events.building_gone = false;
-                this.worker.set_priority(Priority::Background);
+                this.build_waited.store(false, Relaxed);
                 ptr
             };
+            this.lower_for_build();
             // SAFETY: the module is in `building`, so its GOING event, which
             // precedes every free of its core memory, waits for this build to
             // end (`forget_build`); it was queued by an event for it, before
@@ -416,8 +446,8 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
             if !events.building_gone {
                 if let Some(work) = events.built(built) {
                     // Still `building`: its GOING event keeps waiting for us.
-                    this.worker.set_priority(Priority::Background);
                     drop(events);
+                    this.lower_for_build();
                     W::follow_up(work);
                     this.worker.set_priority(Priority::Normal);
                     events = this.events.lock();
@@ -445,7 +475,7 @@ impl<W: ModuleEvents> PinnedDrop for ModuleNotifier<W> {
             events.closing = true;
             events.queue.clear();
             // A build that runs now ends soon; a wait for quiet ends now.
-            self.worker.set_priority(Priority::Normal);
+            self.urge_build();
             self.build_ended.notify_all();
         }
         // SAFETY: nothing queues `work` from now on (`closing`), and `worker`

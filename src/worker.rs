@@ -33,17 +33,18 @@ pub(crate) enum Priority {
 /// # Invariants
 ///
 /// `worker` was returned by `kthread_create_worker_on_node()`, its thread
-/// `task` is running, and it is destroyed (only) on drop.
+/// `task` (not null) is running, and it is destroyed (only) on drop.
 pub(crate) struct Worker {
     worker: NonNull<bindings::kthread_worker>,
     /// `worker->task`, read once here: the thread writes that field (the
     /// same value) when it starts.
-    task: NonNull<bindings::task_struct>,
+    task: *mut bindings::task_struct,
 }
 
 // SAFETY: The kthread worker API may be called from any task.
 unsafe impl Send for Worker {}
-// SAFETY: See `Send`: every method only calls that API.
+// SAFETY: See `Send`: every method only calls that API, or
+// `sched_set_normal()`, which may be called on any task from any task.
 unsafe impl Sync for Worker {}
 
 impl Worker {
@@ -60,17 +61,16 @@ impl Worker {
             )
         })?;
         let worker = NonNull::new(worker).ok_or(ENOMEM)?;
-        // SAFETY: a worker just created: its thread exists, stopped, and
-        // nothing else has the worker yet.
+        // SAFETY: a worker just created: its thread exists, not woken yet,
+        // and nothing else has the worker yet. On success `task` is set.
         let task = unsafe { (*worker.as_ptr()).task };
-        let Some(task) = NonNull::new(task) else {
-            // Cannot happen: creation fails with an error pointer instead.
-            return Err(ENOMEM);
-        };
+        // INVARIANT: created here, started below, destroyed on drop.
+        let this = Self { worker, task };
+        // kthreadd's nice value otherwise.
+        this.set_priority(Priority::Normal);
         // SAFETY: `task` is the worker's new thread (`kthread_run_worker()`).
-        unsafe { bindings::wake_up_process(task.as_ptr()) };
-        // INVARIANT: created and started above, destroyed on drop.
-        Ok(Self { worker, task })
+        unsafe { bindings::wake_up_process(task) };
+        Ok(this)
     }
 
     /// Sets the thread's priority.
@@ -81,7 +81,7 @@ impl Worker {
         };
         // SAFETY: the thread lives until the worker is destroyed (type
         // invariant); `sched_set_normal()` may be called on any task.
-        unsafe { bindings::sched_set_normal(self.task.as_ptr(), nice) };
+        unsafe { bindings::sched_set_normal(self.task, nice) };
     }
 
     /// Queues `work` to run on this thread; does nothing if it is queued
@@ -89,9 +89,10 @@ impl Worker {
     ///
     /// # Safety
     ///
-    /// `work` is queued on no other worker, and [`WorkItem::cancel_sync`] is
-    /// called after its last queueing, before this worker is dropped and
-    /// before `work` goes away.
+    /// `work` is queued on no other worker; its function may be called with
+    /// a pointer to it (that function's own contract holds for `work`); and
+    /// [`WorkItem::cancel_sync`] is called after its last queueing, before
+    /// this worker is dropped and before `work` goes away.
     pub(crate) unsafe fn queue(&self, work: &WorkItem) {
         // SAFETY: `worker` is valid (type invariant); `work` is initialised,
         // pinned, and stays so while queued or running (caller).
