@@ -379,15 +379,18 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
         self.worker.set_priority(Priority::Normal);
     }
 
-    /// On the thread, outside the lock, before the work it does there: nice
-    /// 19, unless a task waits for it. A raise by [`Self::urge_build`] that
-    /// came first is not lost: both priority changes take the thread's
+    /// On the thread, outside the lock: runs `f` at nice 19, unless a task
+    /// waits for it, then returns to nice 0. A raise by [`Self::urge_build`]
+    /// that came first is not lost: both priority changes take the thread's
     /// runqueue lock, so the flag stored before that raise is seen here.
-    fn lower_for_build(&self) {
+    fn in_background<R>(&self, f: impl FnOnce() -> R) -> R {
         self.worker.set_priority(Priority::Background);
         if self.build_waited.load(Relaxed) {
             self.worker.set_priority(Priority::Normal);
         }
+        let result = f();
+        self.worker.set_priority(Priority::Normal);
+        result
     }
 
     /// The work item: runs every queued build, one module at a time, once
@@ -395,7 +398,7 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
     ///
     /// The thread runs at normal priority, and at
     /// [`Priority::Background`] only for the work it does outside the lock
-    /// ([`Self::lower_for_build`]): preempted at nice 19 with the lock held,
+    /// ([`Self::in_background`]): preempted at nice 19 with the lock held,
     /// it would keep the next module event waiting for as long as other tasks
     /// keep the CPU.
     ///
@@ -434,22 +437,18 @@ impl<W: ModuleEvents> ModuleNotifier<W> {
                 this.build_waited.store(false, Relaxed);
                 ptr
             };
-            this.lower_for_build();
             // SAFETY: the module is in `building`, so its GOING event, which
             // precedes every free of its core memory, waits for this build to
             // end (`forget_build`); it was queued by an event for it, before
             // that GOING event (type invariant). No init part is read: init
             // memory is freed after the LIVE event, which does not wait.
-            let built = W::build(unsafe { ModuleRef::from_raw(ptr, false) });
-            this.worker.set_priority(Priority::Normal);
+            let built = this.in_background(|| W::build(unsafe { ModuleRef::from_raw(ptr, false) }));
             let mut events = this.events.lock();
             if !events.building_gone {
                 if let Some(work) = events.built(built) {
                     // Still `building`: its GOING event keeps waiting for us.
                     drop(events);
-                    this.lower_for_build();
-                    W::follow_up(work);
-                    this.worker.set_priority(Priority::Normal);
+                    this.in_background(|| W::follow_up(work));
                     events = this.events.lock();
                 }
             }

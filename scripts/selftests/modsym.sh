@@ -243,6 +243,9 @@ build_thread() {
 	return 1
 }
 
+# build_thread_gone: modsym has no build thread.
+build_thread_gone() { ! build_thread >/dev/null; }
+
 # thread_nice PID: the nice value of task PID (/proc/PID/stat, field 19).
 thread_nice() { awk '{ print $19 }' "/proc/$1/stat"; }
 
@@ -253,12 +256,7 @@ thread_nice() { awk '{ print $19 }' "/proc/$1/stat"; }
 t_build_thread() {
 	unload modsym_test && rmmod modsym || return 1
 	# Stopped by rmmod; reaped by kthreadd a moment later.
-	tries=0
-	while build_thread >/dev/null; do
-		tries=$((tries + 1))
-		[ "$tries" -lt 50 ] || { ktap_msg "modsym-build still there 5 s after rmmod modsym"; return 1; }
-		sleep 0.1
-	done
+	wait_for 5 build_thread_gone || { ktap_msg "modsym-build still there 5 s after rmmod modsym"; return 1; }
 	load modsym build_delay_ms=5000 || return 1
 	pid=$(build_thread) || { ktap_msg "no modsym-build thread"; return 1; }
 	expect_eq "nice of modsym-build, idle" "$(thread_nice "$pid")" 0 || return 1

@@ -31,17 +31,7 @@ verify_once() {
 # unload_held NAME: unload NAME. The lookup worker's first lookup of a module holds it while it
 # builds the module's name index, and an rmmod in that moment fails with EAGAIN (see the
 # README): retried for up to 5 s.
-unload_held() {
-	local tries=0
-	while ! unload "$1" 2>/dev/null; do
-		tries=$((tries + 1))
-		[ "$tries" -lt 50 ] || {
-			unload "$1"
-			return
-		}
-		sleep 0.1
-	done
-}
+unload_held() { wait_for 5 unload "$1" 2>/dev/null || unload "$1"; }
 
 load_cycle() {
 	# Unloaded without waiting: its GOING event may come before its index is built.
