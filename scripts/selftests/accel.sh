@@ -203,6 +203,11 @@ names_are_modsyms() {
 	ktap_msg "acceleration $1: $(wc -l <"$work/records") function records named as modsym resolves them"
 }
 
+# stack_sample STACK OUT: copies /proc/PID/stack STACK to OUT if it holds frames. The x86
+# unwinder gives none while the task runs on another CPU, as the waiting insmod does for a
+# moment every 10 ms (its init polls with msleep()).
+stack_sample() { cat "$1" >"$2" 2>/dev/null && [ -s "$2" ]; }
+
 # coming_stacks: the [modsym_test] frames of the waiting insmod's /proc/PID/stack, off and on.
 coming_stacks() {
 	stack=$(grep -l '\[modsym_test\]' /proc/[0-9]*/stack 2>/dev/null | head -n 1)
@@ -212,7 +217,11 @@ coming_stacks() {
 	}
 	for state in 0 1; do
 		accel_set "$state" || return 1
-		grep '\[modsym_test\]' "$stack" >"$work/stack.$state"
+		wait_for 5 stack_sample "$stack" "$work/sample" || {
+			ktap_msg "$stack: no frames for 5 s"
+			return 1
+		}
+		grep '\[modsym_test\]' "$work/sample" >"$work/stack.$state"
 	done
 	accel_set 0 || return 1
 	ktap_msg "$stack: $(tr '\n' ' ' <"$work/stack.1")"
